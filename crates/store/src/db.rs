@@ -1,0 +1,195 @@
+//! Connections, transactions and the one place where SQLite and PostgreSQL differ.
+
+use crate::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to either backend.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// A write (or consistent read) transaction on either backend. Dropped without
+/// [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Pg(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Runs one expression on the transaction's connection, whichever backend it is: inside,
+/// `$c` is `&mut SqliteConnection` or `&mut PgConnection`. The expression is compiled once
+/// per backend, so row types must decode from both (plain `#[derive(FromRow)]` structs do).
+#[macro_export]
+macro_rules! on {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Pg(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Connects to `sqlite://FILE` (created if missing; WAL, busy timeout, foreign keys) or
+    /// `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db> {
+        Self::connect_in_schema(url, None).await
+    }
+
+    /// As [`Db::connect`]; on PostgreSQL, `schema` (created if missing) becomes the search
+    /// path, so tests can each have a clean namespace in one database.
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut opts = PgConnectOptions::from_str(url)?;
+            if let Some(schema) = schema {
+                let setup = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .execute(&setup)
+                    .await?;
+                setup.close().await;
+                opts = opts.options([("search_path", schema)]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Pg(pool))
+        } else {
+            Err(StoreError::BadUrl(url.to_string()))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations of this backend. Returns how many ran.
+    pub async fn migrate(&self) -> Result<usize> {
+        match self {
+            Db::Sqlite(p) => {
+                let m = sqlx::migrate!("./migrations/sqlite");
+                let before = applied(self).await;
+                m.run(p).await?;
+                Ok(applied(self).await.saturating_sub(before))
+            }
+            Db::Pg(p) => {
+                let m = sqlx::migrate!("./migrations/postgres");
+                let before = applied(self).await;
+                m.run(p).await?;
+                Ok(applied(self).await.saturating_sub(before))
+            }
+        }
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> Result<Tx> {
+        match self {
+            Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?)),
+            Db::Pg(p) => Ok(Tx::Pg(p.begin().await?)),
+        }
+    }
+
+    /// Starts a read-only transaction (plain `BEGIN` on SQLite, so readers never queue
+    /// behind writers).
+    pub async fn read(&self) -> Result<Tx> {
+        match self {
+            Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin().await?)),
+            Db::Pg(p) => Ok(Tx::Pg(p.begin().await?)),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Pg(p) => p.close().await,
+        }
+    }
+}
+
+async fn applied(db: &Db) -> usize {
+    let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+    let n: std::result::Result<i64, _> = match db {
+        Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+        Db::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+    };
+    n.unwrap_or(0) as usize
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Locks a row for update where the backend needs it: `FOR UPDATE` on PostgreSQL;
+    /// nothing on SQLite, where `BEGIN IMMEDIATE` already holds the write lock.
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Pg(_) => " FOR UPDATE",
+        }
+    }
+}
+
+/// Inserts `rows` in chunks of `chunk` with multi-row `VALUES`, on either backend.
+/// `$push` binds one row's columns in the order of `$head`'s column list. Evaluates to the
+/// number of rows inserted. Conflicts surface as [`crate::StoreError::Conflict`].
+#[macro_export]
+macro_rules! insert_rows {
+    ($tx:expr, $head:expr, $rows:expr, $chunk:expr, |$b:ident, $r:ident| $push:block) => {{
+        let mut inserted: u64 = 0;
+        for part in $rows.chunks($chunk) {
+            inserted += $crate::on!($tx, c => {
+                let mut qb = sqlx::QueryBuilder::new($head);
+                qb.push_values(part, |mut $b, $r| $push);
+                qb.build().execute(c).await.map_err($crate::StoreError::from_sqlx)?.rows_affected()
+            });
+        }
+        inserted
+    }};
+}

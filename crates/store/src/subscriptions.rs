@@ -1,0 +1,203 @@
+//! Subscriptions, their items and the discounts attached to customers and subscriptions.
+
+use crate::{insert_rows, on, Result, Tx};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub currency: String,
+    pub interval_unit: String,
+    pub interval_count: i64,
+    pub anchor_date: NaiveDate,
+    pub period_index: i64,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub current_period_start_date: NaiveDate,
+    pub current_period_end_date: NaiveDate,
+    pub trial_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const SUB_COLS: &str = "id, org_id, customer_id, status, currency, interval_unit, interval_count, anchor_date, period_index, \
+    current_period_start, current_period_end, current_period_start_date, current_period_end_date, trial_end, \
+    cancel_at_period_end, canceled_at, ended_at, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct ItemRow {
+    pub id: String,
+    pub org_id: String,
+    pub subscription_id: String,
+    pub price_id: String,
+    pub quantity: i64,
+    pub pending_price_id: Option<String>,
+    pub pending_quantity: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+const ITEM_COLS: &str = "id, org_id, subscription_id, price_id, quantity, pending_price_id, pending_quantity, created_at, deleted_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct DiscountRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: String,
+    pub subscription_id: Option<String>,
+    pub coupon_id: String,
+    pub invoices_applied: i64,
+    pub created_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<u64> {
+    Ok(insert_rows!(tx, format!("INSERT INTO subscriptions ({SUB_COLS}) "), rows, 1000, |b, r| {
+        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.customer_id).push_bind(&r.status).push_bind(&r.currency)
+            .push_bind(&r.interval_unit).push_bind(r.interval_count).push_bind(r.anchor_date).push_bind(r.period_index)
+            .push_bind(r.current_period_start).push_bind(r.current_period_end).push_bind(r.current_period_start_date)
+            .push_bind(r.current_period_end_date).push_bind(r.trial_end).push_bind(r.cancel_at_period_end)
+            .push_bind(r.canceled_at).push_bind(r.ended_at).push_bind(r.created_at).push_bind(r.updated_at);
+    }))
+}
+
+pub async fn insert_items(tx: &mut Tx, rows: &[ItemRow]) -> Result<u64> {
+    Ok(insert_rows!(tx, format!("INSERT INTO subscription_items ({ITEM_COLS}) "), rows, 1000, |b, r| {
+        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.subscription_id).push_bind(&r.price_id).push_bind(r.quantity)
+            .push_bind(&r.pending_price_id).push_bind(r.pending_quantity).push_bind(r.created_at).push_bind(r.deleted_at);
+    }))
+}
+
+pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<SubscriptionRow>> {
+    let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id = $2");
+    Ok(on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+}
+
+/// Reads and locks one subscription (PostgreSQL `FOR UPDATE`).
+pub async fn get_for_update(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<SubscriptionRow>> {
+    let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id = $2{}", tx.for_update());
+    Ok(on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+}
+
+pub async fn list(tx: &mut Tx, org_id: &str, customer_id: Option<&str>, status: Option<&str>, starting_after: Option<&str>, limit: i64) -> Result<Vec<SubscriptionRow>> {
+    let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+        AND (CAST($3 AS TEXT) IS NULL OR status = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5");
+    Ok(on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(customer_id).bind(status).bind(starting_after).bind(limit).fetch_all(c).await?))
+}
+
+/// Ids of live subscriptions whose current period has ended by `at`, after `after_id`,
+/// in id order (all organisations when `org_id` is None).
+pub async fn due_ids(tx: &mut Tx, org_id: Option<&str>, at: DateTime<Utc>, after_id: &str, limit: i64) -> Result<Vec<(String, String)>> {
+    let sql = "SELECT org_id, id FROM subscriptions WHERE ended_at IS NULL AND current_period_end <= $1 AND id > $2 \
+        AND (CAST($3 AS TEXT) IS NULL OR org_id = $3) ORDER BY id LIMIT $4";
+    Ok(on!(tx, c => sqlx::query_as::<_, (String, String)>(sql).bind(at).bind(after_id).bind(org_id).bind(limit).fetch_all(c).await?))
+}
+
+/// Reads and locks the given subscriptions of one organisation.
+pub async fn get_many_for_update(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<SubscriptionRow>> {
+    let lock = tx.for_update();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<SubscriptionRow> = on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(") ORDER BY id").push(lock);
+            qb.build_query_as().fetch_all(c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Live items of the given subscriptions, ordered by subscription then id.
+pub async fn items_of(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<Vec<ItemRow>> {
+    let mut out = Vec::new();
+    for chunk in sub_ids.chunks(1000) {
+        let rows: Vec<ItemRow> = on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = "));
+            qb.push_bind(org_id).push(" AND subscription_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(") ORDER BY subscription_id, id");
+            qb.build_query_as().fetch_all(c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Writes the period, status and cancellation fields of many subscriptions in one
+/// statement per chunk.
+pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()> {
+    for part in rows.chunks(500) {
+        on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "WITH v(id, status, period_index, cps, cpe, cpsd, cped, cape, canceled_at, ended_at, updated_at) AS (");
+            qb.push_values(part, |mut b, r| {
+                b.push_bind(&r.id).push_bind(&r.status).push_bind(r.period_index).push_bind(r.current_period_start)
+                    .push_bind(r.current_period_end).push_bind(r.current_period_start_date).push_bind(r.current_period_end_date)
+                    .push_bind(r.cancel_at_period_end).push_bind(r.canceled_at).push_bind(r.ended_at).push_bind(r.updated_at);
+            });
+            qb.push(") UPDATE subscriptions SET status = v.status, period_index = v.period_index, current_period_start = v.cps, \
+                current_period_end = v.cpe, current_period_start_date = v.cpsd, current_period_end_date = v.cped, \
+                cancel_at_period_end = v.cape, canceled_at = v.canceled_at, ended_at = v.ended_at, updated_at = v.updated_at \
+                FROM v WHERE subscriptions.id = v.id");
+            qb.build().execute(c).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// Replaces an item's price, quantity and pending change.
+pub async fn update_item(tx: &mut Tx, r: &ItemRow) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE subscription_items SET price_id = $3, quantity = $4, pending_price_id = $5, pending_quantity = $6, deleted_at = $7 WHERE org_id = $1 AND id = $2")
+        .bind(&r.org_id).bind(&r.id).bind(&r.price_id).bind(r.quantity).bind(&r.pending_price_id).bind(r.pending_quantity).bind(r.deleted_at)
+        .execute(c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn insert_discounts(tx: &mut Tx, rows: &[DiscountRow]) -> Result<u64> {
+    Ok(insert_rows!(tx, "INSERT INTO discounts (id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at) ", rows, 1000, |b, r| {
+        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.customer_id).push_bind(&r.subscription_id)
+            .push_bind(&r.coupon_id).push_bind(r.invoices_applied).push_bind(r.created_at).push_bind(r.ended_at);
+    }))
+}
+
+/// Live discounts of these customers (customer-wide and per subscription).
+pub async fn discounts_of_customers(tx: &mut Tx, org_id: &str, customer_ids: &[String]) -> Result<Vec<DiscountRow>> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(1000) {
+        let rows: Vec<DiscountRow> = on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = ");
+            qb.push_bind(org_id).push(" AND customer_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(") ORDER BY id");
+            qb.build_query_as().fetch_all(c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Counts one more invoice for a discount, ending it at `ended_at` if given.
+pub async fn discount_applied(tx: &mut Tx, org_id: &str, id: &str, ended_at: Option<DateTime<Utc>>) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE discounts SET invoices_applied = invoices_applied + 1, ended_at = $3 WHERE org_id = $1 AND id = $2")
+        .bind(org_id).bind(id).bind(ended_at).execute(c).await?.rows_affected());
+    Ok(())
+}
