@@ -1,6 +1,6 @@
 //! The catalog: products, prices with per-currency pricing, tax rates and coupons.
 
-use crate::{insert_rows, on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! Customer accounts: profile, billing address, tax ids, contacts, credit balance.
 
-use crate::{insert_rows, on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -136,4 +136,44 @@ pub async fn insert_contacts(tx: &mut Tx, rows: &[ContactRow]) -> Result<u64> {
 pub async fn contacts(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Vec<ContactRow>> {
     Ok(on!(tx, c => sqlx::query_as::<_, ContactRow>("SELECT id, org_id, customer_id, name, email, phone, role, created_at FROM customer_contacts WHERE org_id = $1 AND customer_id = $2 ORDER BY id")
         .bind(org_id).bind(customer_id).fetch_all(c).await?))
+}
+
+/// Many customers of one organisation by id.
+pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<CustomerRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<CustomerRow> = on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {COLS} FROM customers WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// EU VAT ids of many customers: customer id → values.
+pub async fn eu_vat_ids(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(String, String)> = on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = ");
+            qb.push_bind(org_id).push(" AND customer_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(c).await?
+        });
+        for (c, v) in rows {
+            out.entry(c).or_default().push(v);
+        }
+    }
+    Ok(out)
 }

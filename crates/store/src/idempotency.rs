@@ -3,7 +3,7 @@
 //! response and moves nothing. A concurrent repeat waits on the key's row lock (PostgreSQL)
 //! or the write lock (SQLite) and then sees the stored response.
 
-use crate::{on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,6 +1,6 @@
 //! Invoices, their lines, credit notes, and gapless number series.
 
-use crate::{insert_rows, on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -229,4 +229,10 @@ pub async fn credited_per_line(tx: &mut Tx, org_id: &str, invoice_id: &str) -> R
         "SELECT l.invoice_line_id, CAST(SUM(l.amount) AS BIGINT), CAST(SUM(l.tax_amount) AS BIGINT) FROM credit_note_lines l \
          JOIN credit_notes n ON n.id = l.credit_note_id WHERE n.org_id = $1 AND n.invoice_id = $2 GROUP BY l.invoice_line_id")
         .bind(org_id).bind(invoice_id).fetch_all(c).await?))
+}
+
+/// Deletes a draft invoice row (its lines first, by the caller).
+pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<()> {
+    on!(tx, c => sqlx::query("DELETE FROM invoices WHERE org_id = $1 AND id = $2 AND status = 'draft'").bind(org_id).bind(id).execute(c).await?.rows_affected());
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The double-entry ledger: transactions and their entries (debit or credit, never both).
 
-use crate::{insert_rows, on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -10,6 +10,7 @@
 
 #[macro_use]
 mod db;
+pub mod billruns;
 pub mod catalog;
 pub mod customers;
 pub mod idempotency;

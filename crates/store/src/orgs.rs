@@ -1,6 +1,6 @@
 //! Organisations (tenants) and their API keys. Keys are stored as SHA-256 hashes only.
 
-use crate::{on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

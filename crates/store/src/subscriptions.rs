@@ -1,6 +1,6 @@
 //! Subscriptions, their items and the discounts attached to customers and subscriptions.
 
-use crate::{insert_rows, on, Result, Tx};
+use crate::{Result, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 

@@ -4,7 +4,7 @@
 //! wrong: the transaction that does not balance, the customer whose receivable differs from
 //! their open invoices, the invoice whose total differs from its lines.
 
-use crate::{on, Result, Tx};
+use crate::{Result, Tx};
 
 /// One broken invariant, in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
