@@ -39,8 +39,18 @@ pub const CHUNK: usize = 2000;
 
 /// Runs the bill run at `at` for one organisation or all. `progress` is told the number of
 /// invoices written after each chunk.
-pub async fn run(db: &Db, org: Option<&str>, at: DateTime<Utc>, mut progress: impl FnMut(u64)) -> Result<BillRunReport> {
-    let mut report = BillRunReport { id: new_id!(BillRunId).to_string(), object: "bill_run", run_at: at, ..Default::default() };
+pub async fn run(
+    db: &Db,
+    org: Option<&str>,
+    at: DateTime<Utc>,
+    mut progress: impl FnMut(u64),
+) -> Result<BillRunReport> {
+    let mut report = BillRunReport {
+        id: new_id!(BillRunId).to_string(),
+        object: "bill_run",
+        run_at: at,
+        ..Default::default()
+    };
     let mut after = String::new();
     loop {
         let due = {
@@ -66,7 +76,12 @@ pub async fn run(db: &Db, org: Option<&str>, at: DateTime<Utc>, mut progress: im
 }
 
 /// Bills one chunk of one organisation's due subscriptions in one transaction.
-async fn run_chunk(db: &Db, org: &str, ids: &[String], at: DateTime<Utc>) -> Result<(u64, u64, u64, u64)> {
+async fn run_chunk(
+    db: &Db,
+    org: &str,
+    ids: &[String],
+    at: DateTime<Utc>,
+) -> Result<(u64, u64, u64, u64)> {
     let mut tx = db.begin().await?;
     // (1) Serialize with every other finalization of this organisation.
     let series = crate::util::series("INV", chrono::Datelike::year(&at));
@@ -80,33 +95,81 @@ async fn run_chunk(db: &Db, org: &str, ids: &[String], at: DateTime<Utc>) -> Res
     let sub_ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
     let mut items = store::subscriptions::items_of(&mut tx, org, &sub_ids).await?;
     let items_before = items.clone();
-    let price_ids: Vec<String> = items.iter().flat_map(|i| [Some(i.price_id.clone()), i.pending_price_id.clone()]).flatten().collect::<BTreeSet<_>>().into_iter().collect();
+    let price_ids: Vec<String> = items
+        .iter()
+        .flat_map(|i| [Some(i.price_id.clone()), i.pending_price_id.clone()])
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let prices = crate::catalog::load_prices(&mut tx, org, &price_ids).await?;
-    let customer_ids: Vec<String> = subs.iter().map(|s| s.customer_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let customers: BTreeMap<String, store::customers::CustomerRow> = load_customers(&mut tx, org, &customer_ids).await?;
+    let customer_ids: Vec<String> = subs
+        .iter()
+        .map(|s| s.customer_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let customers: BTreeMap<String, store::customers::CustomerRow> =
+        load_customers(&mut tx, org, &customer_ids).await?;
     let mut discounts = invoicing::load_discounts(&mut tx, org, &customer_ids).await?;
     let setup = TaxSetup::load(&mut tx, org).await?;
     let vat_ids = store::customers::eu_vat_ids(&mut tx, org, &customer_ids).await?;
-    let existing: BTreeSet<(String, DateTime<Utc>)> = store::invoices::existing_periods(&mut tx, org, &sub_ids).await?.into_iter().collect();
-    let mut credit: BTreeMap<String, i64> = customers.iter().map(|(k, c)| (k.clone(), c.credit_balance)).collect();
+    let existing: BTreeSet<(String, DateTime<Utc>)> =
+        store::invoices::existing_periods(&mut tx, org, &sub_ids)
+            .await?
+            .into_iter()
+            .collect();
+    let mut credit: BTreeMap<String, i64> = customers
+        .iter()
+        .map(|(k, c)| (k.clone(), c.credit_balance))
+        .collect();
 
     let mut invoices = Vec::new();
     let mut ended = 0;
     let no_ids = Vec::new();
     for sub in subs.iter_mut() {
-        let customer = customers.get(&sub.customer_id).ok_or_else(|| AppError::Internal(format!("customer {} missing", sub.customer_id)))?;
+        let customer = customers
+            .get(&sub.customer_id)
+            .ok_or_else(|| AppError::Internal(format!("customer {} missing", sub.customer_id)))?;
         let tz = tz_of(customer)?;
         let treatment = setup.treatment(customer, vat_ids.get(&customer.id).unwrap_or(&no_ids));
-        let (start, end) = items.iter().enumerate().fold((usize::MAX, 0), |(s, e), (i, it)| if it.subscription_id == sub.id { (s.min(i), i + 1) } else { (s, e) });
-        let sub_items = if start == usize::MAX { &mut [][..] } else { &mut items[start..end] };
+        let (start, end) = items
+            .iter()
+            .enumerate()
+            .fold((usize::MAX, 0), |(s, e), (i, it)| {
+                if it.subscription_id == sub.id {
+                    (s.min(i), i + 1)
+                } else {
+                    (s, e)
+                }
+            });
+        let sub_items = if start == usize::MAX {
+            &mut [][..]
+        } else {
+            &mut items[start..end]
+        };
         while sub.ended_at.is_none() && sub.current_period_end <= at {
             let bal = credit.get(&customer.id).copied().unwrap_or(0);
-            match renew(sub, sub_items, &prices, customer, tz, &mut discounts, &treatment, bal, at)? {
+            match renew(
+                sub,
+                sub_items,
+                &prices,
+                customer,
+                tz,
+                &mut discounts,
+                &treatment,
+                bal,
+                at,
+            )? {
                 Some(inv) => {
-                    if inv.billing_period_start.is_some_and(|p| existing.contains(&(sub.id.clone(), p))) {
+                    if inv
+                        .billing_period_start
+                        .is_some_and(|p| existing.contains(&(sub.id.clone(), p)))
+                    {
                         continue;
                     }
-                    *credit.entry(customer.id.clone()).or_default() += inv.computed.credit_to_balance - inv.computed.credit_applied;
+                    *credit.entry(customer.id.clone()).or_default() +=
+                        inv.computed.credit_to_balance - inv.computed.credit_applied;
                     invoices.push(inv);
                 }
                 None => ended += 1,
@@ -118,19 +181,31 @@ async fn run_chunk(db: &Db, org: &str, ids: &[String], at: DateTime<Utc>) -> Res
     let entries: u64 = invoices.iter().map(|i| ledger_rows(i)).sum();
     store::subscriptions::update_periods(&mut tx, &subs).await?;
     for (it, was) in items.iter().zip(&items_before) {
-        let changed = it.price_id != was.price_id || it.quantity != was.quantity || it.pending_quantity != was.pending_quantity || it.deleted_at != was.deleted_at;
+        let changed = it.price_id != was.price_id
+            || it.quantity != was.quantity
+            || it.pending_quantity != was.pending_quantity
+            || it.deleted_at != was.deleted_at;
         if changed {
             store::subscriptions::update_item(&mut tx, it).await?;
         }
     }
     tx.commit().await?;
     let n = written.len() as u64;
-    Ok((n, ended, n + lines + entries + subs.len() as u64, subs.len() as u64))
+    Ok((
+        n,
+        ended,
+        n + lines + entries + subs.len() as u64,
+        subs.len() as u64,
+    ))
 }
 
 /// Ledger rows (1 transaction + its entries) one finalized invoice writes.
 fn ledger_rows(i: &invoicing::NewInvoice) -> u64 {
-    let p = billing::ledger::invoice_finalized(i.computed.total_net, i.computed.total_tax, i.computed.credit_applied);
+    let p = billing::ledger::invoice_finalized(
+        i.computed.total_net,
+        i.computed.total_tax,
+        i.computed.credit_applied,
+    );
     if p.is_empty() {
         0
     } else {
@@ -138,15 +213,37 @@ fn ledger_rows(i: &invoicing::NewInvoice) -> u64 {
     }
 }
 
-async fn load_customers(tx: &mut store::Tx, org: &str, ids: &[String]) -> Result<BTreeMap<String, store::customers::CustomerRow>> {
-    Ok(store::customers::get_many(tx, org, ids).await?.into_iter().map(|c| (c.id.clone(), c)).collect())
+async fn load_customers(
+    tx: &mut store::Tx,
+    org: &str,
+    ids: &[String],
+) -> Result<BTreeMap<String, store::customers::CustomerRow>> {
+    Ok(store::customers::get_many(tx, org, ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect())
 }
 
 /// Records a bill run (for `POST /v1/bill_runs`).
-pub async fn run_and_record(db: &Db, org: &str, at: DateTime<Utc>, started: DateTime<Utc>) -> Result<BillRunReport> {
+pub async fn run_and_record(
+    db: &Db,
+    org: &str,
+    at: DateTime<Utc>,
+    started: DateTime<Utc>,
+) -> Result<BillRunReport> {
     let report = run(db, Some(org), at, |_| {}).await?;
     let mut tx = db.begin().await?;
-    store::billruns::insert(&mut tx, &report.id, Some(org), at, started, Utc::now(), report.invoices_created as i64).await?;
+    store::billruns::insert(
+        &mut tx,
+        &report.id,
+        Some(org),
+        at,
+        started,
+        Utc::now(),
+        report.invoices_created as i64,
+    )
+    .await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -67,7 +67,14 @@ pub struct Product {
 
 impl From<ProductRow> for Product {
     fn from(r: ProductRow) -> Self {
-        Product { id: r.id, object: "product", name: r.name, description: r.description, active: r.active, created: r.created_at }
+        Product {
+            id: r.id,
+            object: "product",
+            name: r.name,
+            description: r.description,
+            active: r.active,
+            created: r.created_at,
+        }
     }
 }
 
@@ -159,18 +166,27 @@ pub struct Price {
 
 fn dec_opt(param: &str, int: Option<i64>, text: &Option<String>) -> Result<Option<Decimal>> {
     match (int, text) {
-        (Some(_), Some(_)) => Err(AppError::invalid(param, format!("give {param} or {param}_decimal, not both"))),
+        (Some(_), Some(_)) => Err(AppError::invalid(
+            param,
+            format!("give {param} or {param}_decimal, not both"),
+        )),
         (Some(i), None) => Ok(Some(Decimal::from(i))),
-        (None, Some(t)) => Decimal::from_str(t.trim())
-            .map(Some)
-            .map_err(|_| AppError::invalid(format!("{param}_decimal"), format!("{t:?} is not a decimal number"))),
+        (None, Some(t)) => Decimal::from_str(t.trim()).map(Some).map_err(|_| {
+            AppError::invalid(
+                format!("{param}_decimal"),
+                format!("{t:?} is not a decimal number"),
+            )
+        }),
         (None, None) => Ok(None),
     }
 }
 
 fn non_negative(param: &str, d: Decimal) -> Result<Decimal> {
     if d.is_sign_negative() && !d.is_zero() {
-        return Err(AppError::invalid(param, format!("{param} must not be negative")));
+        return Err(AppError::invalid(
+            param,
+            format!("{param} must not be negative"),
+        ));
     }
     if d > Decimal::from(1_000_000_000_000i64) {
         return Err(AppError::invalid(param, format!("{param} is too large")));
@@ -179,26 +195,55 @@ fn non_negative(param: &str, d: Decimal) -> Result<Decimal> {
 }
 
 /// Turns one currency's input into a validated pricing model.
-pub fn pricing_model(model: &str, input: &CurrencyAmountInput, param: &str) -> Result<PricingModel> {
-    let need = |name: &str, v: Option<Decimal>| v.ok_or_else(|| AppError::missing(&format!("{param}.{name}")));
+pub fn pricing_model(
+    model: &str,
+    input: &CurrencyAmountInput,
+    param: &str,
+) -> Result<PricingModel> {
+    let need = |name: &str, v: Option<Decimal>| {
+        v.ok_or_else(|| AppError::missing(&format!("{param}.{name}")))
+    };
     let pm = match model {
-        "flat" => PricingModel::Flat { amount: non_negative(&format!("{param}.amount"), need("amount", input.amount.map(Decimal::from))?)? },
+        "flat" => PricingModel::Flat {
+            amount: non_negative(
+                &format!("{param}.amount"),
+                need("amount", input.amount.map(Decimal::from))?,
+            )?,
+        },
         "per_unit" => PricingModel::PerUnit {
             unit_amount: non_negative(
                 &format!("{param}.unit_amount"),
-                need("unit_amount", dec_opt(&format!("{param}.unit_amount"), input.unit_amount, &input.unit_amount_decimal)?)?,
+                need(
+                    "unit_amount",
+                    dec_opt(
+                        &format!("{param}.unit_amount"),
+                        input.unit_amount,
+                        &input.unit_amount_decimal,
+                    )?,
+                )?,
             )?,
         },
         "graduated" | "volume" => {
-            let tiers = input.tiers.as_ref().ok_or_else(|| AppError::missing(&format!("{param}.tiers")))?;
+            let tiers = input
+                .tiers
+                .as_ref()
+                .ok_or_else(|| AppError::missing(&format!("{param}.tiers")))?;
             let mut out = Vec::with_capacity(tiers.len());
             for (i, t) in tiers.iter().enumerate() {
                 let p = format!("{param}.tiers[{i}]");
-                let unit = dec_opt(&format!("{p}.unit_amount"), t.unit_amount, &t.unit_amount_decimal)?.unwrap_or_default();
+                let unit = dec_opt(
+                    &format!("{p}.unit_amount"),
+                    t.unit_amount,
+                    &t.unit_amount_decimal,
+                )?
+                .unwrap_or_default();
                 out.push(Tier {
                     up_to: t.up_to,
                     unit_amount: non_negative(&format!("{p}.unit_amount"), unit)?,
-                    flat_amount: non_negative(&format!("{p}.flat_amount"), Decimal::from(t.flat_amount.unwrap_or(0)))?,
+                    flat_amount: non_negative(
+                        &format!("{p}.flat_amount"),
+                        Decimal::from(t.flat_amount.unwrap_or(0)),
+                    )?,
                 });
             }
             if model == "graduated" {
@@ -208,12 +253,20 @@ pub fn pricing_model(model: &str, input: &CurrencyAmountInput, param: &str) -> R
             }
         }
         "package" => PricingModel::Package {
-            amount: non_negative(&format!("{param}.amount"), need("amount", input.amount.map(Decimal::from))?)?,
-            package_size: input.package_size.ok_or_else(|| AppError::missing(&format!("{param}.package_size")))?,
+            amount: non_negative(
+                &format!("{param}.amount"),
+                need("amount", input.amount.map(Decimal::from))?,
+            )?,
+            package_size: input
+                .package_size
+                .ok_or_else(|| AppError::missing(&format!("{param}.package_size")))?,
         },
-        other => {
-            return Err(AppError::invalid("model", format!("unknown pricing model {other:?}: use flat, per_unit, graduated, volume or package")))
-        }
+        other => return Err(AppError::invalid(
+            "model",
+            format!(
+                "unknown pricing model {other:?}: use flat, per_unit, graduated, volume or package"
+            ),
+        )),
     };
     pm.validate().map_err(|e| AppError::billing(param, e))?;
     Ok(pm)
@@ -222,19 +275,36 @@ pub fn pricing_model(model: &str, input: &CurrencyAmountInput, param: &str) -> R
 pub async fn create_product(db: &Db, ctx: &Ctx, input: &ProductCreate) -> Result<Product> {
     let name = input.name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(AppError::invalid("name", "name must be 1 to 200 characters"));
+        return Err(AppError::invalid(
+            "name",
+            "name must be 1 to 200 characters",
+        ));
     }
-    let row = ProductRow { id: new_id!(ProductId).to_string(), org_id: ctx.org_id.clone(), name: name.into(), description: input.description.clone(), active: true, created_at: ctx.now };
+    let row = ProductRow {
+        id: new_id!(ProductId).to_string(),
+        org_id: ctx.org_id.clone(),
+        name: name.into(),
+        description: input.description.clone(),
+        active: true,
+        created_at: ctx.now,
+    };
     let mut tx = db.begin().await?;
     store::catalog::insert_products(&mut tx, std::slice::from_ref(&row)).await?;
     tx.commit().await?;
     Ok(row.into())
 }
 
-pub async fn update_product(db: &Db, ctx: &Ctx, id: &str, input: &ProductUpdate) -> Result<Product> {
+pub async fn update_product(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    input: &ProductUpdate,
+) -> Result<Product> {
     parse_id("id", id, ProductId::parse)?;
     let mut tx = db.begin().await?;
-    let mut row = store::catalog::get_product(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("product", id))?;
+    let mut row = store::catalog::get_product(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("product", id))?;
     if let Some(n) = &input.name {
         if n.trim().is_empty() {
             return Err(AppError::invalid("name", "name must not be empty"));
@@ -255,32 +325,62 @@ pub async fn update_product(db: &Db, ctx: &Ctx, id: &str, input: &ProductUpdate)
 pub async fn get_product(db: &Db, ctx: &Ctx, id: &str) -> Result<Product> {
     parse_id("id", id, ProductId::parse)?;
     let mut tx = db.read().await?;
-    Ok(store::catalog::get_product(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("product", id))?.into())
+    Ok(store::catalog::get_product(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("product", id))?
+        .into())
 }
 
-pub async fn list_products(db: &Db, ctx: &Ctx, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<Product>> {
+pub async fn list_products(
+    db: &Db,
+    ctx: &Ctx,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Product>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::catalog::list_products(&mut tx, &ctx.org_id, starting_after, limit + 1).await?;
-    Ok(Page::from_rows(rows.into_iter().map(Product::from).collect(), limit))
+    let rows =
+        store::catalog::list_products(&mut tx, &ctx.org_id, starting_after, limit + 1).await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(Product::from).collect(),
+        limit,
+    ))
 }
 
 pub async fn create_price(db: &Db, ctx: &Ctx, input: &PriceCreate) -> Result<Price> {
     parse_id("product", &input.product, ProductId::parse)?;
     let (interval_unit, interval_count, usage_type) = match &input.recurring {
         Some(r) => {
-            let unit = IntervalUnit::parse(&r.interval).map_err(|e| AppError::billing("recurring.interval", e))?;
-            Interval::new(unit, r.interval_count).map_err(|e| AppError::billing("recurring.interval_count", e))?;
+            let unit = IntervalUnit::parse(&r.interval)
+                .map_err(|e| AppError::billing("recurring.interval", e))?;
+            Interval::new(unit, r.interval_count)
+                .map_err(|e| AppError::billing("recurring.interval_count", e))?;
             if r.usage_type != "licensed" && r.usage_type != "metered" {
-                return Err(AppError::invalid("recurring.usage_type", format!("unknown usage_type {:?}: use licensed or metered", r.usage_type)));
+                return Err(AppError::invalid(
+                    "recurring.usage_type",
+                    format!(
+                        "unknown usage_type {:?}: use licensed or metered",
+                        r.usage_type
+                    ),
+                ));
             }
-            (Some(unit.as_str().to_string()), Some(r.interval_count as i64), r.usage_type.clone())
+            (
+                Some(unit.as_str().to_string()),
+                Some(r.interval_count as i64),
+                r.usage_type.clone(),
+            )
         }
         None => (None, None, "licensed".to_string()),
     };
-    let tax_behavior = input.tax_behavior.clone().unwrap_or_else(|| "exclusive".into());
+    let tax_behavior = input
+        .tax_behavior
+        .clone()
+        .unwrap_or_else(|| "exclusive".into());
     if tax_behavior != "exclusive" && tax_behavior != "inclusive" {
-        return Err(AppError::invalid("tax_behavior", format!("unknown tax_behavior {tax_behavior:?}: use exclusive or inclusive")));
+        return Err(AppError::invalid(
+            "tax_behavior",
+            format!("unknown tax_behavior {tax_behavior:?}: use exclusive or inclusive"),
+        ));
     }
     if input.currency_amounts.is_empty() {
         return Err(AppError::missing("currency_amounts"));
@@ -305,7 +405,12 @@ pub async fn create_price(db: &Db, ctx: &Ctx, input: &PriceCreate) -> Result<Pri
         org_id: ctx.org_id.clone(),
         product_id: input.product.clone(),
         nickname: input.nickname.clone(),
-        kind: if input.recurring.is_some() { "recurring" } else { "one_time" }.into(),
+        kind: if input.recurring.is_some() {
+            "recurring"
+        } else {
+            "one_time"
+        }
+        .into(),
         interval_unit,
         interval_count,
         usage_type,
@@ -316,7 +421,9 @@ pub async fn create_price(db: &Db, ctx: &Ctx, input: &PriceCreate) -> Result<Pri
         created_at: ctx.now,
     };
     let mut tx = db.begin().await?;
-    store::catalog::get_product(&mut tx, &ctx.org_id, &input.product).await?.ok_or_else(|| AppError::not_found("product", &input.product))?;
+    store::catalog::get_product(&mut tx, &ctx.org_id, &input.product)
+        .await?
+        .ok_or_else(|| AppError::not_found("product", &input.product))?;
     store::catalog::insert_prices(&mut tx, std::slice::from_ref(&row), &amounts).await?;
     tx.commit().await?;
     Ok(price_view(row, models))
@@ -324,7 +431,11 @@ pub async fn create_price(db: &Db, ctx: &Ctx, input: &PriceCreate) -> Result<Pri
 
 fn price_view(r: PriceRow, amounts: BTreeMap<String, PricingModel>) -> Price {
     Price {
-        recurring: r.interval_unit.clone().map(|i| Recurring { interval: i, interval_count: r.interval_count.unwrap_or(1) as u32, usage_type: r.usage_type.clone() }),
+        recurring: r.interval_unit.clone().map(|i| Recurring {
+            interval: i,
+            interval_count: r.interval_count.unwrap_or(1) as u32,
+            usage_type: r.usage_type.clone(),
+        }),
         id: r.id,
         object: "price",
         product: r.product_id,
@@ -357,21 +468,38 @@ impl LoadedPrice {
 }
 
 /// Loads prices with their amounts and product names.
-pub async fn load_prices(tx: &mut Tx, org: &str, ids: &[String]) -> Result<BTreeMap<String, LoadedPrice>> {
+pub async fn load_prices(
+    tx: &mut Tx,
+    org: &str,
+    ids: &[String],
+) -> Result<BTreeMap<String, LoadedPrice>> {
     let mut out = BTreeMap::new();
     let amounts = store::catalog::price_amounts(tx, org, ids).await?;
     for id in ids {
         if out.contains_key(id) {
             continue;
         }
-        let Some(row) = store::catalog::get_price(tx, org, id).await? else { continue };
-        let product_name = store::catalog::get_product(tx, org, &row.product_id).await?.map(|p| p.name).unwrap_or_default();
+        let Some(row) = store::catalog::get_price(tx, org, id).await? else {
+            continue;
+        };
+        let product_name = store::catalog::get_product(tx, org, &row.product_id)
+            .await?
+            .map(|p| p.name)
+            .unwrap_or_default();
         let mut models = BTreeMap::new();
         for a in amounts.iter().filter(|a| &a.price_id == id) {
-            let pm: PricingModel = serde_json::from_str(&a.pricing).map_err(|e| AppError::Internal(format!("price {id}: {e}")))?;
+            let pm: PricingModel = serde_json::from_str(&a.pricing)
+                .map_err(|e| AppError::Internal(format!("price {id}: {e}")))?;
             models.insert(a.currency.clone(), pm);
         }
-        out.insert(id.clone(), LoadedPrice { row, models, product_name });
+        out.insert(
+            id.clone(),
+            LoadedPrice {
+                row,
+                models,
+                product_name,
+            },
+        );
     }
     Ok(out)
 }
@@ -380,29 +508,54 @@ pub async fn get_price(db: &Db, ctx: &Ctx, id: &str) -> Result<Price> {
     parse_id("id", id, PriceId::parse)?;
     let mut tx = db.read().await?;
     let mut m = load_prices(&mut tx, &ctx.org_id, &[id.to_string()]).await?;
-    let p = m.remove(id).ok_or_else(|| AppError::not_found("price", id))?;
+    let p = m
+        .remove(id)
+        .ok_or_else(|| AppError::not_found("price", id))?;
     Ok(price_view(p.row, p.models))
 }
 
-pub async fn list_prices(db: &Db, ctx: &Ctx, product: Option<&str>, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<Price>> {
+pub async fn list_prices(
+    db: &Db,
+    ctx: &Ctx,
+    product: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Price>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::catalog::list_prices(&mut tx, &ctx.org_id, product, starting_after, limit + 1).await?;
+    let rows =
+        store::catalog::list_prices(&mut tx, &ctx.org_id, product, starting_after, limit + 1)
+            .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut loaded = load_prices(&mut tx, &ctx.org_id, &ids).await?;
-    let out = ids.iter().filter_map(|id| loaded.remove(id)).map(|p| price_view(p.row, p.models)).collect();
+    let out = ids
+        .iter()
+        .filter_map(|id| loaded.remove(id))
+        .map(|p| price_view(p.row, p.models))
+        .collect();
     Ok(Page::from_rows(out, limit))
 }
 
 pub async fn update_price(db: &Db, ctx: &Ctx, id: &str, input: &PriceUpdate) -> Result<Price> {
     parse_id("id", id, PriceId::parse)?;
     let mut tx = db.begin().await?;
-    let row = store::catalog::get_price(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("price", id))?;
+    let row = store::catalog::get_price(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("price", id))?;
     let nickname = input.nickname.clone().or(row.nickname.clone());
-    store::catalog::set_price_flags(&mut tx, &ctx.org_id, id, input.active.unwrap_or(row.active), nickname.as_deref()).await?;
+    store::catalog::set_price_flags(
+        &mut tx,
+        &ctx.org_id,
+        id,
+        input.active.unwrap_or(row.active),
+        nickname.as_deref(),
+    )
+    .await?;
     let mut m = load_prices(&mut tx, &ctx.org_id, &[id.to_string()]).await?;
     tx.commit().await?;
-    let p = m.remove(id).ok_or_else(|| AppError::not_found("price", id))?;
+    let p = m
+        .remove(id)
+        .ok_or_else(|| AppError::not_found("price", id))?;
     Ok(price_view(p.row, p.models))
 }
 
@@ -412,7 +565,12 @@ pub async fn delete_price(db: &Db, ctx: &Ctx, id: &str) -> Result<()> {
     let mut tx = db.begin().await?;
     match store::catalog::delete_unused_price(&mut tx, &ctx.org_id, id).await {
         Ok(true) => {}
-        Ok(false) => return Err(AppError::state("price_in_use", format!("price {id} has been used; archive it with active=false instead"))),
+        Ok(false) => {
+            return Err(AppError::state(
+                "price_in_use",
+                format!("price {id} has been used; archive it with active=false instead"),
+            ))
+        }
         Err(store::StoreError::NotFound) => return Err(AppError::not_found("price", id)),
         Err(e) => return Err(e.into()),
     }
@@ -446,21 +604,39 @@ pub struct TaxRateView {
 
 impl From<TaxRateRow> for TaxRateView {
     fn from(r: TaxRateRow) -> Self {
-        TaxRateView { id: r.id, object: "tax_rate", display_name: r.display_name, percentage: r.percentage, country: r.country, region: r.region, active: r.active, created: r.created_at }
+        TaxRateView {
+            id: r.id,
+            object: "tax_rate",
+            display_name: r.display_name,
+            percentage: r.percentage,
+            country: r.country,
+            region: r.region,
+            active: r.active,
+            created: r.created_at,
+        }
     }
 }
 
 pub async fn create_tax_rate(db: &Db, ctx: &Ctx, input: &TaxRateCreate) -> Result<TaxRateView> {
     let pct = input.percentage.parse("percentage")?;
     if pct < Decimal::ZERO || pct > Decimal::from(100) {
-        return Err(AppError::invalid("percentage", format!("percentage {pct} must be between 0 and 100")));
+        return Err(AppError::invalid(
+            "percentage",
+            format!("percentage {pct} must be between 0 and 100"),
+        ));
     }
     let country = input.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(AppError::invalid("country", format!("{country:?} is not an ISO 3166-1 alpha-2 country code")));
+        return Err(AppError::invalid(
+            "country",
+            format!("{country:?} is not an ISO 3166-1 alpha-2 country code"),
+        ));
     }
     if input.display_name.trim().is_empty() {
-        return Err(AppError::invalid("display_name", "display_name must not be empty"));
+        return Err(AppError::invalid(
+            "display_name",
+            "display_name must not be empty",
+        ));
     }
     let row = TaxRateRow {
         id: new_id!(TaxRateId).to_string(),
@@ -468,7 +644,11 @@ pub async fn create_tax_rate(db: &Db, ctx: &Ctx, input: &TaxRateCreate) -> Resul
         display_name: input.display_name.trim().into(),
         percentage: pct.normalize().to_string(),
         country,
-        region: input.region.as_ref().map(|r| r.trim().to_ascii_uppercase()).filter(|r| !r.is_empty()),
+        region: input
+            .region
+            .as_ref()
+            .map(|r| r.trim().to_ascii_uppercase())
+            .filter(|r| !r.is_empty()),
         active: true,
         created_at: ctx.now,
     };
@@ -482,14 +662,18 @@ pub async fn list_tax_rates(db: &Db, ctx: &Ctx) -> Result<Page<TaxRateView>> {
     let mut tx = db.read().await?;
     let rows = store::catalog::list_tax_rates(&mut tx, &ctx.org_id, false).await?;
     let n = rows.len() as i64;
-    Ok(Page::from_rows(rows.into_iter().map(TaxRateView::from).collect(), n))
+    Ok(Page::from_rows(
+        rows.into_iter().map(TaxRateView::from).collect(),
+        n,
+    ))
 }
 
 pub fn tax_rate_rule(r: &TaxRateRow) -> Result<billing::tax::TaxRate> {
     Ok(billing::tax::TaxRate {
         id: TaxRateId::parse(&r.id).map_err(|e| AppError::Internal(e.to_string()))?,
         display_name: r.display_name.clone(),
-        percentage: Decimal::from_str(&r.percentage).map_err(|e| AppError::Internal(format!("tax rate {}: {e}", r.id)))?,
+        percentage: Decimal::from_str(&r.percentage)
+            .map_err(|e| AppError::Internal(format!("tax rate {}: {e}", r.id)))?,
         country: r.country.clone(),
         region: r.region.clone(),
     })
@@ -546,20 +730,34 @@ impl From<CouponRow> for Coupon {
 /// The coupon as a billing rule, with its duration.
 pub fn coupon_rule(r: &CouponRow) -> Result<(Discount, DiscountDuration)> {
     let value = match (&r.percent_off, r.amount_off) {
-        (Some(p), None) => DiscountValue::PercentOff(Decimal::from_str(p).map_err(|e| AppError::Internal(e.to_string()))?),
+        (Some(p), None) => DiscountValue::PercentOff(
+            Decimal::from_str(p).map_err(|e| AppError::Internal(e.to_string()))?,
+        ),
         (None, Some(a)) => DiscountValue::AmountOff(a),
-        _ => return Err(AppError::Internal(format!("coupon {} has neither or both of percent_off and amount_off", r.id))),
+        _ => {
+            return Err(AppError::Internal(format!(
+                "coupon {} has neither or both of percent_off and amount_off",
+                r.id
+            )))
+        }
     };
     let products = match &r.product_ids {
         None => None,
         Some(p) => {
-            let ids: Vec<String> = serde_json::from_str(p).map_err(|e| AppError::Internal(e.to_string()))?;
-            Some(ids.iter().filter_map(|i| ProductId::parse(i).ok()).collect())
+            let ids: Vec<String> =
+                serde_json::from_str(p).map_err(|e| AppError::Internal(e.to_string()))?;
+            Some(
+                ids.iter()
+                    .filter_map(|i| ProductId::parse(i).ok())
+                    .collect(),
+            )
         }
     };
     let duration = match r.duration.as_str() {
         "once" => DiscountDuration::Once,
-        "repeating" => DiscountDuration::Repeating { periods: r.duration_in_periods.unwrap_or(1) as u32 },
+        "repeating" => DiscountDuration::Repeating {
+            periods: r.duration_in_periods.unwrap_or(1) as u32,
+        },
         _ => DiscountDuration::Forever,
     };
     Ok((Discount { value, products }, duration))
@@ -573,27 +771,51 @@ pub async fn create_coupon(db: &Db, ctx: &Ctx, input: &CouponCreate) -> Result<C
         (Some(p), None) => {
             let p = p.parse("percent_off")?;
             if p <= Decimal::ZERO || p > Decimal::from(100) {
-                return Err(AppError::invalid("percent_off", format!("percent_off {p} must be more than 0 and at most 100")));
+                return Err(AppError::invalid(
+                    "percent_off",
+                    format!("percent_off {p} must be more than 0 and at most 100"),
+                ));
             }
             (Some(p.normalize().to_string()), None, None)
         }
         (None, Some(a)) => {
             if a <= 0 {
-                return Err(AppError::invalid("amount_off", "amount_off must be positive"));
+                return Err(AppError::invalid(
+                    "amount_off",
+                    "amount_off must be positive",
+                ));
             }
-            let cur = input.currency.as_deref().ok_or_else(|| AppError::missing("currency"))?;
+            let cur = input
+                .currency
+                .as_deref()
+                .ok_or_else(|| AppError::missing("currency"))?;
             let cur = Currency::parse(cur).map_err(|e| AppError::billing("currency", e))?;
             (None, Some(a), Some(cur.code().to_string()))
         }
-        _ => return Err(AppError::invalid("percent_off", "give exactly one of percent_off and amount_off")),
+        _ => {
+            return Err(AppError::invalid(
+                "percent_off",
+                "give exactly one of percent_off and amount_off",
+            ))
+        }
     };
     let duration_in_periods = match input.duration.as_str() {
         "once" | "forever" => None,
         "repeating" => match input.duration_in_periods {
             Some(n) if n >= 1 => Some(n as i64),
-            _ => return Err(AppError::invalid("duration_in_periods", "repeating coupons need duration_in_periods ≥ 1")),
+            _ => {
+                return Err(AppError::invalid(
+                    "duration_in_periods",
+                    "repeating coupons need duration_in_periods ≥ 1",
+                ))
+            }
         },
-        other => return Err(AppError::invalid("duration", format!("unknown duration {other:?}: use once, repeating or forever"))),
+        other => {
+            return Err(AppError::invalid(
+                "duration",
+                format!("unknown duration {other:?}: use once, repeating or forever"),
+            ))
+        }
     };
     let products = match &input.applies_to_products {
         None => None,
@@ -622,15 +844,27 @@ pub async fn create_coupon(db: &Db, ctx: &Ctx, input: &CouponCreate) -> Result<C
     Ok(row.into())
 }
 
-pub async fn list_coupons(db: &Db, ctx: &Ctx, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<Coupon>> {
+pub async fn list_coupons(
+    db: &Db,
+    ctx: &Ctx,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Coupon>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::catalog::list_coupons(&mut tx, &ctx.org_id, starting_after, limit + 1).await?;
-    Ok(Page::from_rows(rows.into_iter().map(Coupon::from).collect(), limit))
+    let rows =
+        store::catalog::list_coupons(&mut tx, &ctx.org_id, starting_after, limit + 1).await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(Coupon::from).collect(),
+        limit,
+    ))
 }
 
 pub async fn get_coupon(db: &Db, ctx: &Ctx, id: &str) -> Result<Coupon> {
     parse_id("id", id, CouponId::parse)?;
     let mut tx = db.read().await?;
-    Ok(store::catalog::get_coupon(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("coupon", id))?.into())
+    Ok(store::catalog::get_coupon(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("coupon", id))?
+        .into())
 }

@@ -124,11 +124,16 @@ fn check_email(param: &str, email: &Option<String>) -> Result<Option<String>> {
         Some(e) => {
             let ok = e.len() <= 254
                 && !e.contains(char::is_whitespace)
-                && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
+                && e.split_once('@').is_some_and(|(l, d)| {
+                    !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+                });
             if ok {
                 Ok(Some(e.to_string()))
             } else {
-                Err(AppError::invalid(param, format!("{e:?} is not a valid email address")))
+                Err(AppError::invalid(
+                    param,
+                    format!("{e:?} is not a valid email address"),
+                ))
             }
         }
     }
@@ -137,10 +142,16 @@ fn check_email(param: &str, email: &Option<String>) -> Result<Option<String>> {
 fn check_text(param: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(AppError::invalid(param, format!("{param} must not be empty")));
+        return Err(AppError::invalid(
+            param,
+            format!("{param} must not be empty"),
+        ));
     }
     if v.chars().count() > max {
-        return Err(AppError::invalid(param, format!("{param} is longer than {max} characters")));
+        return Err(AppError::invalid(
+            param,
+            format!("{param} is longer than {max} characters"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -154,7 +165,13 @@ fn check_locale(locale: &str) -> Result<String> {
     if LOCALES.contains(&locale) {
         Ok(locale.to_string())
     } else {
-        Err(AppError::invalid("locale", format!("unsupported locale {locale:?}: use one of {}", LOCALES.join(", "))))
+        Err(AppError::invalid(
+            "locale",
+            format!(
+                "unsupported locale {locale:?}: use one of {}",
+                LOCALES.join(", ")
+            ),
+        ))
     }
 }
 
@@ -163,7 +180,10 @@ fn check_address(a: &Address) -> Result<Address> {
     if let Some(c) = &a.country {
         let c = c.trim().to_ascii_uppercase();
         if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(AppError::invalid("address.country", format!("{c:?} is not an ISO 3166-1 alpha-2 country code")));
+            return Err(AppError::invalid(
+                "address.country",
+                format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
+            ));
         }
         a.country = Some(c);
     }
@@ -175,14 +195,23 @@ fn check_address(a: &Address) -> Result<Address> {
 
 fn check_metadata(m: &BTreeMap<String, String>) -> Result<String> {
     if m.len() > 50 {
-        return Err(AppError::invalid("metadata", "metadata has more than 50 keys"));
+        return Err(AppError::invalid(
+            "metadata",
+            "metadata has more than 50 keys",
+        ));
     }
     for (k, v) in m {
         if k.is_empty() || k.len() > 40 {
-            return Err(AppError::invalid("metadata", format!("metadata key {k:?} must be 1 to 40 characters")));
+            return Err(AppError::invalid(
+                "metadata",
+                format!("metadata key {k:?} must be 1 to 40 characters"),
+            ));
         }
         if v.len() > 500 {
-            return Err(AppError::invalid(format!("metadata.{k}"), "metadata values are at most 500 characters"));
+            return Err(AppError::invalid(
+                format!("metadata.{k}"),
+                "metadata values are at most 500 characters",
+            ));
         }
     }
     serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))
@@ -191,21 +220,43 @@ fn check_metadata(m: &BTreeMap<String, String>) -> Result<String> {
 fn tax_id_rows(org: &str, customer: &str, ids: &[TaxIdInput]) -> Result<Vec<TaxIdRow>> {
     let mut out: Vec<TaxIdRow> = Vec::new();
     for (i, t) in ids.iter().enumerate() {
-        let value: String = t.value.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+        let value: String = t
+            .value
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
         if value.is_empty() || value.len() > 30 {
-            return Err(AppError::invalid(format!("tax_ids[{i}].value"), "tax id value must be 1 to 30 characters"));
+            return Err(AppError::invalid(
+                format!("tax_ids[{i}].value"),
+                "tax id value must be 1 to 30 characters",
+            ));
         }
         let kind = t.kind.trim().to_ascii_lowercase();
         if kind.is_empty() || kind.len() > 20 {
-            return Err(AppError::invalid(format!("tax_ids[{i}].type"), "tax id type must be 1 to 20 characters, e.g. eu_vat"));
+            return Err(AppError::invalid(
+                format!("tax_ids[{i}].type"),
+                "tax id type must be 1 to 20 characters, e.g. eu_vat",
+            ));
         }
         if kind == "eu_vat" && billing::tax::eu_vat_country(&value).is_none() {
-            return Err(AppError::invalid(format!("tax_ids[{i}].value"), format!("{value:?} does not look like an EU VAT id")));
+            return Err(AppError::invalid(
+                format!("tax_ids[{i}].value"),
+                format!("{value:?} does not look like an EU VAT id"),
+            ));
         }
         if out.iter().any(|r| r.value == value) {
-            return Err(AppError::invalid(format!("tax_ids[{i}].value"), format!("tax id {value} is given twice")));
+            return Err(AppError::invalid(
+                format!("tax_ids[{i}].value"),
+                format!("tax id {value} is given twice"),
+            ));
         }
-        out.push(TaxIdRow { org_id: org.into(), customer_id: customer.into(), kind, value });
+        out.push(TaxIdRow {
+            org_id: org.into(),
+            customer_id: customer.into(),
+            kind,
+            value,
+        });
     }
     Ok(out)
 }
@@ -217,7 +268,10 @@ fn contact_rows(ctx: &Ctx, customer: &str, contacts: &[ContactInput]) -> Result<
         .map(|(i, c)| {
             let role = c.role.clone().unwrap_or_else(|| "billing".into());
             if !["billing", "technical", "primary", "other"].contains(&role.as_str()) {
-                return Err(AppError::invalid(format!("contacts[{i}].role"), format!("unknown role {role:?}: use billing, technical, primary or other")));
+                return Err(AppError::invalid(
+                    format!("contacts[{i}].role"),
+                    format!("unknown role {role:?}: use billing, technical, primary or other"),
+                ));
             }
             Ok(ContactRow {
                 id: new_id!(ContactId).to_string(),
@@ -234,14 +288,22 @@ fn contact_rows(ctx: &Ctx, customer: &str, contacts: &[ContactInput]) -> Result<
 }
 
 /// Checks a create request and turns it into rows (no IO).
-pub fn prepare(ctx: &Ctx, input: &CustomerCreate) -> Result<(CustomerRow, Vec<TaxIdRow>, Vec<ContactRow>)> {
+pub fn prepare(
+    ctx: &Ctx,
+    input: &CustomerCreate,
+) -> Result<(CustomerRow, Vec<TaxIdRow>, Vec<ContactRow>)> {
     let id = new_id!(CustomerId).to_string();
-    let currency = Currency::parse(&input.currency).map_err(|e| AppError::billing("currency", e))?;
+    let currency =
+        Currency::parse(&input.currency).map_err(|e| AppError::billing("currency", e))?;
     let address = check_address(&input.address.clone().unwrap_or_default())?;
     let row = CustomerRow {
         id: id.clone(),
         org_id: ctx.org_id.clone(),
-        external_id: input.external_id.as_deref().map(|e| check_text("external_id", e, 100)).transpose()?,
+        external_id: input
+            .external_id
+            .as_deref()
+            .map(|e| check_text("external_id", e, 100))
+            .transpose()?,
         name: check_text("name", &input.name, 200)?,
         email: check_email("email", &input.email)?,
         phone: input.phone.clone(),
@@ -268,7 +330,9 @@ pub fn prepare(ctx: &Ctx, input: &CustomerCreate) -> Result<(CustomerRow, Vec<Ta
 pub async fn create(db: &Db, ctx: &Ctx, input: &CustomerCreate) -> Result<Customer> {
     let (row, tax_ids, contacts) = prepare(ctx, input)?;
     let mut tx = db.begin().await?;
-    store::customers::insert(&mut tx, std::slice::from_ref(&row)).await.map_err(external_id_taken)?;
+    store::customers::insert(&mut tx, std::slice::from_ref(&row))
+        .await
+        .map_err(external_id_taken)?;
     store::customers::replace_tax_ids(&mut tx, &ctx.org_id, &row.id, &tax_ids).await?;
     store::customers::insert_contacts(&mut tx, &contacts).await?;
     let view = load(&mut tx, &ctx.org_id, &row.id).await?;
@@ -278,7 +342,10 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &CustomerCreate) -> Result<Custom
 
 fn external_id_taken(e: store::StoreError) -> AppError {
     match e {
-        store::StoreError::Conflict(_) => AppError::invalid("external_id", "another customer already has this external_id"),
+        store::StoreError::Conflict(_) => AppError::invalid(
+            "external_id",
+            "another customer already has this external_id",
+        ),
         other => other.into(),
     }
 }
@@ -286,7 +353,9 @@ fn external_id_taken(e: store::StoreError) -> AppError {
 pub async fn update(db: &Db, ctx: &Ctx, id: &str, input: &CustomerUpdate) -> Result<Customer> {
     parse_id("id", id, CustomerId::parse)?;
     let mut tx = db.begin().await?;
-    let mut row = store::customers::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("customer", id))?;
+    let mut row = store::customers::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", id))?;
     if let Some(n) = &input.name {
         row.name = check_text("name", n, 200)?;
     }
@@ -321,7 +390,9 @@ pub async fn update(db: &Db, ctx: &Ctx, id: &str, input: &CustomerUpdate) -> Res
         row.metadata = check_metadata(m)?;
     }
     row.updated_at = ctx.now;
-    store::customers::update(&mut tx, &row).await.map_err(external_id_taken)?;
+    store::customers::update(&mut tx, &row)
+        .await
+        .map_err(external_id_taken)?;
     if let Some(ids) = &input.tax_ids {
         let rows = tax_id_rows(&ctx.org_id, id, ids)?;
         store::customers::replace_tax_ids(&mut tx, &ctx.org_id, id, &rows).await?;
@@ -332,10 +403,17 @@ pub async fn update(db: &Db, ctx: &Ctx, id: &str, input: &CustomerUpdate) -> Res
 }
 
 /// Adds a contact to a customer.
-pub async fn add_contact(db: &Db, ctx: &Ctx, customer_id: &str, input: &ContactInput) -> Result<Customer> {
+pub async fn add_contact(
+    db: &Db,
+    ctx: &Ctx,
+    customer_id: &str,
+    input: &ContactInput,
+) -> Result<Customer> {
     parse_id("id", customer_id, CustomerId::parse)?;
     let mut tx = db.begin().await?;
-    store::customers::get(&mut tx, &ctx.org_id, customer_id).await?.ok_or_else(|| AppError::not_found("customer", customer_id))?;
+    store::customers::get(&mut tx, &ctx.org_id, customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", customer_id))?;
     let rows = contact_rows(ctx, customer_id, std::slice::from_ref(input))?;
     store::customers::insert_contacts(&mut tx, &rows).await?;
     let view = load(&mut tx, &ctx.org_id, customer_id).await?;
@@ -350,7 +428,9 @@ pub async fn get(db: &Db, ctx: &Ctx, id: &str) -> Result<Customer> {
 }
 
 pub async fn load(tx: &mut Tx, org: &str, id: &str) -> Result<Customer> {
-    let row = store::customers::get(tx, org, id).await?.ok_or_else(|| AppError::not_found("customer", id))?;
+    let row = store::customers::get(tx, org, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", id))?;
     let tax_ids = store::customers::tax_ids(tx, org, id).await?;
     let contacts = store::customers::contacts(tx, org, id).await?;
     Ok(view(row, tax_ids, contacts))
@@ -376,8 +456,23 @@ fn view(r: CustomerRow, tax_ids: Vec<TaxIdRow>, contacts: Vec<ContactRow>) -> Cu
             region: r.address_region,
             country: r.address_country,
         },
-        tax_ids: tax_ids.into_iter().map(|t| TaxIdInput { kind: t.kind, value: t.value }).collect(),
-        contacts: contacts.into_iter().map(|c| Contact { id: c.id, name: c.name, email: c.email, phone: c.phone, role: c.role }).collect(),
+        tax_ids: tax_ids
+            .into_iter()
+            .map(|t| TaxIdInput {
+                kind: t.kind,
+                value: t.value,
+            })
+            .collect(),
+        contacts: contacts
+            .into_iter()
+            .map(|c| Contact {
+                id: c.id,
+                name: c.name,
+                email: c.email,
+                phone: c.phone,
+                role: c.role,
+            })
+            .collect(),
         metadata: serde_json::from_str(&r.metadata).unwrap_or_default(),
         credit_balance: r.credit_balance,
         created: r.created_at,
@@ -385,10 +480,23 @@ fn view(r: CustomerRow, tax_ids: Vec<TaxIdRow>, contacts: Vec<ContactRow>) -> Cu
 }
 
 /// Lists customers newest first; `query` searches email, external id and name.
-pub async fn list(db: &Db, ctx: &Ctx, query: Option<&str>, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<Customer>> {
+pub async fn list(
+    db: &Db,
+    ctx: &Ctx,
+    query: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Customer>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::customers::list(&mut tx, &ctx.org_id, query.filter(|q| !q.is_empty()), starting_after, limit + 1).await?;
+    let rows = store::customers::list(
+        &mut tx,
+        &ctx.org_id,
+        query.filter(|q| !q.is_empty()),
+        starting_after,
+        limit + 1,
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let tax_ids = store::customers::tax_ids(&mut tx, &ctx.org_id, &r.id).await?;

@@ -7,7 +7,11 @@ use store::StoreError;
 pub enum AppError {
     /// Bad input: `param` names the offending field (dotted path for nested ones).
     #[error("{message}")]
-    Invalid { param: String, message: String, code: &'static str },
+    Invalid {
+        param: String,
+        message: String,
+        code: &'static str,
+    },
     #[error("no such {resource}: {id}")]
     NotFound { resource: &'static str, id: String },
     /// The request is valid but conflicts with the state (e.g. voiding a paid invoice).
@@ -23,20 +27,38 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> AppError {
-        AppError::Invalid { param: param.into(), message: message.into(), code: "parameter_invalid" }
+        AppError::Invalid {
+            param: param.into(),
+            message: message.into(),
+            code: "parameter_invalid",
+        }
     }
     pub fn missing(param: &str) -> AppError {
-        AppError::Invalid { param: param.into(), message: format!("missing required parameter {param}"), code: "parameter_missing" }
+        AppError::Invalid {
+            param: param.into(),
+            message: format!("missing required parameter {param}"),
+            code: "parameter_missing",
+        }
     }
     pub fn not_found(resource: &'static str, id: impl Into<String>) -> AppError {
-        AppError::NotFound { resource, id: id.into() }
+        AppError::NotFound {
+            resource,
+            id: id.into(),
+        }
     }
     pub fn state(code: &'static str, message: impl Into<String>) -> AppError {
-        AppError::State { code, message: message.into() }
+        AppError::State {
+            code,
+            message: message.into(),
+        }
     }
     /// A billing rule refused a value supplied as `param`.
     pub fn billing(param: impl Into<String>, e: BillingError) -> AppError {
-        AppError::Invalid { param: param.into(), message: e.to_string(), code: "parameter_invalid" }
+        AppError::Invalid {
+            param: param.into(),
+            message: e.to_string(),
+            code: "parameter_invalid",
+        }
     }
 }
 

@@ -40,10 +40,15 @@ pub struct TaxSetup {
 
 impl TaxSetup {
     pub async fn load(tx: &mut Tx, org: &str) -> Result<TaxSetup> {
-        let org_row = store::orgs::get_org(tx, org).await?.ok_or_else(|| AppError::not_found("organisation", org))?;
+        let org_row = store::orgs::get_org(tx, org)
+            .await?
+            .ok_or_else(|| AppError::not_found("organisation", org))?;
         let rows = store::catalog::list_tax_rates(tx, org, true).await?;
         let rates = rows.iter().map(tax_rate_rule).collect::<Result<Vec<_>>>()?;
-        Ok(TaxSetup { seller_country: org_row.country, rates })
+        Ok(TaxSetup {
+            seller_country: org_row.country,
+            rates,
+        })
     }
 
     pub fn treatment(&self, c: &CustomerRow, vat_ids: &[String]) -> TaxTreatment {
@@ -69,18 +74,29 @@ pub struct ActiveDiscount {
 }
 
 /// Loads the live discounts of these customers.
-pub async fn load_discounts(tx: &mut Tx, org: &str, customer_ids: &[String]) -> Result<Vec<ActiveDiscount>> {
+pub async fn load_discounts(
+    tx: &mut Tx,
+    org: &str,
+    customer_ids: &[String],
+) -> Result<Vec<ActiveDiscount>> {
     let rows = store::subscriptions::discounts_of_customers(tx, org, customer_ids).await?;
     let mut coupons = BTreeMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         if !coupons.contains_key(&row.coupon_id) {
-            let c = store::catalog::get_coupon(tx, org, &row.coupon_id).await?.ok_or_else(|| AppError::Internal(format!("coupon {} missing", row.coupon_id)))?;
+            let c = store::catalog::get_coupon(tx, org, &row.coupon_id)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("coupon {} missing", row.coupon_id)))?;
             coupons.insert(row.coupon_id.clone(), c);
         }
         let c = &coupons[&row.coupon_id];
         let (rule, duration) = coupon_rule(c)?;
-        out.push(ActiveDiscount { row, rule, duration, currency: c.currency.clone() });
+        out.push(ActiveDiscount {
+            row,
+            rule,
+            duration,
+            currency: c.currency.clone(),
+        });
     }
     Ok(out)
 }
@@ -88,10 +104,17 @@ pub async fn load_discounts(tx: &mut Tx, org: &str, customer_ids: &[String]) -> 
 /// The discounts that apply to the next invoice of `customer` (for `subscription`, if any)
 /// in `currency`: customer-wide ones and those of that subscription, still within their
 /// duration.
-pub fn applicable<'a>(all: &'a [ActiveDiscount], customer: &str, subscription: Option<&str>, currency: &str) -> Vec<&'a ActiveDiscount> {
+pub fn applicable<'a>(
+    all: &'a [ActiveDiscount],
+    customer: &str,
+    subscription: Option<&str>,
+    currency: &str,
+) -> Vec<&'a ActiveDiscount> {
     all.iter()
         .filter(|d| d.row.customer_id == customer)
-        .filter(|d| d.row.subscription_id.is_none() || d.row.subscription_id.as_deref() == subscription)
+        .filter(|d| {
+            d.row.subscription_id.is_none() || d.row.subscription_id.as_deref() == subscription
+        })
         .filter(|d| d.currency.as_deref().is_none_or(|c| c == currency))
         .filter(|d| d.duration.applies_after(d.row.invoices_applied as u32))
         .collect()
@@ -133,19 +156,32 @@ pub fn build(
         discounts
             .iter()
             .enumerate()
-            .filter(|(_, d)| applicable(std::slice::from_ref(*d), &customer.id, subscription_id, &customer.currency).len() == 1)
+            .filter(|(_, d)| {
+                applicable(
+                    std::slice::from_ref(*d),
+                    &customer.id,
+                    subscription_id,
+                    &customer.currency,
+                )
+                .len()
+                    == 1
+            })
             .map(|(i, _)| i)
             .collect()
     } else {
         Vec::new()
     };
     let rules: Vec<Discount> = picked.iter().map(|&i| discounts[i].rule.clone()).collect();
-    let computed = compute_invoice(lines, &rules, treatment, credit_balance).map_err(|e| AppError::billing("lines", e))?;
+    let computed = compute_invoice(lines, &rules, treatment, credit_balance)
+        .map_err(|e| AppError::billing("lines", e))?;
     let mut used = Vec::new();
     for &i in &picked {
         let d = &mut discounts[i];
         d.row.invoices_applied += 1;
-        used.push((d.row.id.clone(), !d.duration.applies_after(d.row.invoices_applied as u32)));
+        used.push((
+            d.row.id.clone(),
+            !d.duration.applies_after(d.row.invoices_applied as u32),
+        ));
     }
     let tax_rate = match treatment {
         TaxTreatment::Taxable { rate } => rate.clone(),
@@ -219,7 +255,10 @@ fn rows_of(org: &str, inv: &NewInvoice, now: DateTime<Utc>) -> (InvoiceRow, Vec<
             net_amount: l.net_amount,
             total: l.total,
             tax_rate_id: inv.tax_rate.as_ref().map(|r| r.id.to_string()),
-            tax_percentage: inv.tax_rate.as_ref().map(|r| r.percentage.normalize().to_string()),
+            tax_percentage: inv
+                .tax_rate
+                .as_ref()
+                .map(|r| r.percentage.normalize().to_string()),
             tax_inclusive: l.input.tax_inclusive,
             period_start: l.input.period.map(|p| p.start),
             period_end: l.input.period.map(|p| p.end),
@@ -231,11 +270,18 @@ fn rows_of(org: &str, inv: &NewInvoice, now: DateTime<Utc>) -> (InvoiceRow, Vec<
 }
 
 /// Marks an invoice row finalized with `number` at `now`, and appends its posting.
-fn finalize_row(row: &mut InvoiceRow, number: String, now: DateTime<Utc>, txs: &mut Vec<TransactionRow>, entries: &mut Vec<EntryRow>) {
+fn finalize_row(
+    row: &mut InvoiceRow,
+    number: String,
+    now: DateTime<Utc>,
+    txs: &mut Vec<TransactionRow>,
+    entries: &mut Vec<EntryRow>,
+) {
     row.number = Some(number);
     row.finalized_at = Some(now);
     row.status = if row.amount_due == 0 { "paid" } else { "open" }.into();
-    let posting = billing::ledger::invoice_finalized(row.total_net, row.total_tax, row.credit_applied);
+    let posting =
+        billing::ledger::invoice_finalized(row.total_net, row.total_tax, row.credit_applied);
     let meta = TxMeta {
         org_id: &row.org_id,
         kind: "invoice_finalized",
@@ -251,22 +297,39 @@ fn finalize_row(row: &mut InvoiceRow, number: String, now: DateTime<Utc>, txs: &
 /// Writes computed invoices, finalizing them if asked: numbers are taken from the series of
 /// the year of `now` under its lock, postings and credit-balance changes are written in the
 /// same transaction. Returns the rows written (for counting) .
-pub async fn write(tx: &mut Tx, org: &str, now: DateTime<Utc>, invs: &[NewInvoice], finalize: bool) -> Result<Vec<InvoiceRow>> {
+pub async fn write(
+    tx: &mut Tx,
+    org: &str,
+    now: DateTime<Utc>,
+    invs: &[NewInvoice],
+    finalize: bool,
+) -> Result<Vec<InvoiceRow>> {
     if invs.is_empty() {
         return Ok(Vec::new());
     }
     let mut rows = Vec::with_capacity(invs.len());
     let mut lines = Vec::new();
     let (mut txs, mut entries) = (Vec::new(), Vec::new());
-    let first = if finalize { Some(take_invoice_numbers(tx, org, now, invs.len() as i64).await?) } else { None };
+    let first = if finalize {
+        Some(take_invoice_numbers(tx, org, now, invs.len() as i64).await?)
+    } else {
+        None
+    };
     let ser = series("INV", now.year());
     let mut balance_delta: BTreeMap<&str, i64> = BTreeMap::new();
     let mut discount_updates: Vec<(&str, bool)> = Vec::new();
     for (i, inv) in invs.iter().enumerate() {
         let (mut row, mut l) = rows_of(org, inv, now);
         if let Some(first) = first {
-            finalize_row(&mut row, number(&ser, first + i as i64), now, &mut txs, &mut entries);
-            *balance_delta.entry(&inv.customer_id).or_default() += inv.computed.credit_to_balance - inv.computed.credit_applied;
+            finalize_row(
+                &mut row,
+                number(&ser, first + i as i64),
+                now,
+                &mut txs,
+                &mut entries,
+            );
+            *balance_delta.entry(&inv.customer_id).or_default() +=
+                inv.computed.credit_to_balance - inv.computed.credit_applied;
         }
         for (d, ended) in &inv.discounts_used {
             discount_updates.push((d, *ended));
@@ -274,10 +337,15 @@ pub async fn write(tx: &mut Tx, org: &str, now: DateTime<Utc>, invs: &[NewInvoic
         rows.push(row);
         lines.append(&mut l);
     }
-    store::invoices::insert(tx, &rows).await.map_err(|e| match e {
-        store::StoreError::Conflict(m) => AppError::state("already_invoiced", format!("an invoice for this subscription period already exists ({m})")),
-        other => other.into(),
-    })?;
+    store::invoices::insert(tx, &rows)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::Conflict(m) => AppError::state(
+                "already_invoiced",
+                format!("an invoice for this subscription period already exists ({m})"),
+            ),
+            other => other.into(),
+        })?;
     store::invoices::insert_lines(tx, &lines).await?;
     store::ledger::insert(tx, &txs, &entries).await?;
     for (cus, delta) in balance_delta {
@@ -286,7 +354,12 @@ pub async fn write(tx: &mut Tx, org: &str, now: DateTime<Utc>, invs: &[NewInvoic
     for (d, ended) in discount_updates {
         store::subscriptions::discount_applied(tx, org, d, ended.then_some(now)).await?;
     }
-    let prices: Vec<String> = lines.iter().filter_map(|l| l.price_id.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let prices: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.price_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     store::catalog::mark_prices_used(tx, org, &prices).await?;
     Ok(rows)
 }
@@ -442,10 +515,14 @@ pub fn preview_view(inv: &NewInvoice) -> InvoicePreview {
         customer: v.customer,
         subscription: v.subscription,
         currency: v.currency,
-        lines: v.lines.into_iter().map(|mut l| {
-            l.id = String::new();
-            l
-        }).collect(),
+        lines: v
+            .lines
+            .into_iter()
+            .map(|mut l| {
+                l.id = String::new();
+                l
+            })
+            .collect(),
         subtotal: v.subtotal,
         total_discount: v.total_discount,
         total_tax: v.total_tax,
@@ -458,7 +535,9 @@ pub fn preview_view(inv: &NewInvoice) -> InvoicePreview {
 }
 
 pub async fn load(tx: &mut Tx, org: &str, id: &str) -> Result<Invoice> {
-    let row = store::invoices::get(tx, org, id).await?.ok_or_else(|| AppError::not_found("invoice", id))?;
+    let row = store::invoices::get(tx, org, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
     let lines = store::invoices::lines(tx, org, id).await?;
     Ok(view(row, lines))
 }
@@ -469,15 +548,35 @@ pub async fn get(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     load(&mut tx, &ctx.org_id, id).await
 }
 
-pub async fn list(db: &Db, ctx: &Ctx, customer: Option<&str>, subscription: Option<&str>, status: Option<&str>, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<Invoice>> {
+pub async fn list(
+    db: &Db,
+    ctx: &Ctx,
+    customer: Option<&str>,
+    subscription: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Invoice>> {
     let limit = page_limit(limit)?;
     if let Some(s) = status {
         if !["draft", "open", "paid", "void", "uncollectible"].contains(&s) {
-            return Err(AppError::invalid("status", format!("unknown status {s:?}: use draft, open, paid, void or uncollectible")));
+            return Err(AppError::invalid(
+                "status",
+                format!("unknown status {s:?}: use draft, open, paid, void or uncollectible"),
+            ));
         }
     }
     let mut tx = db.read().await?;
-    let rows = store::invoices::list(&mut tx, &ctx.org_id, customer, subscription, status, starting_after, limit + 1).await?;
+    let rows = store::invoices::list(
+        &mut tx,
+        &ctx.org_id,
+        customer,
+        subscription,
+        status,
+        starting_after,
+        limit + 1,
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let lines = store::invoices::lines(&mut tx, &ctx.org_id, &r.id).await?;
@@ -521,7 +620,13 @@ pub const MAX_QUANTITY: i64 = 1_000_000_000;
 pub const MAX_AMOUNT: i64 = 100_000_000_000_000;
 
 /// Turns requested lines into billing lines, pricing the ones given by price.
-async fn one_off_lines(tx: &mut Tx, org: &str, currency: &str, input: &[LineCreate], param: &str) -> Result<Vec<LineInput>> {
+async fn one_off_lines(
+    tx: &mut Tx,
+    org: &str,
+    currency: &str,
+    input: &[LineCreate],
+    param: &str,
+) -> Result<Vec<LineInput>> {
     let ids: Vec<String> = input.iter().filter_map(|l| l.price.clone()).collect();
     for (i, l) in input.iter().enumerate() {
         if let Some(p) = &l.price {
@@ -534,18 +639,28 @@ async fn one_off_lines(tx: &mut Tx, org: &str, currency: &str, input: &[LineCrea
         let p = format!("{param}[{i}]");
         let quantity = l.quantity.unwrap_or(1);
         if !(0..=MAX_QUANTITY).contains(&quantity) {
-            return Err(AppError::invalid(format!("{p}.quantity"), format!("quantity must be between 0 and {MAX_QUANTITY}, got {quantity}")));
+            return Err(AppError::invalid(
+                format!("{p}.quantity"),
+                format!("quantity must be between 0 and {MAX_QUANTITY}, got {quantity}"),
+            ));
         }
         match (&l.price, l.amount) {
             (Some(pid), None) => {
-                let price = prices.get(pid).ok_or_else(|| AppError::not_found("price", pid))?;
+                let price = prices
+                    .get(pid)
+                    .ok_or_else(|| AppError::not_found("price", pid))?;
                 let model = price.model(currency).ok_or_else(|| {
                     AppError::invalid(format!("{p}.price"), format!("price {pid} has no amount in {currency}, the customer's billing currency"))
                 })?;
-                let amount = model.amount(Decimal::from(quantity)).map_err(|e| AppError::billing(format!("{p}.quantity"), e))?;
+                let amount = model
+                    .amount(Decimal::from(quantity))
+                    .map_err(|e| AppError::billing(format!("{p}.quantity"), e))?;
                 out.push(LineInput {
                     kind: LineKind::OneOff,
-                    description: l.description.clone().unwrap_or_else(|| format!("{} × {quantity}", price.product_name)),
+                    description: l
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("{} × {quantity}", price.product_name)),
                     product: billing::ids::ProductId::parse(&price.row.product_id).ok(),
                     price: PriceId::parse(pid).ok(),
                     quantity: Decimal::from(quantity),
@@ -556,16 +671,25 @@ async fn one_off_lines(tx: &mut Tx, org: &str, currency: &str, input: &[LineCrea
             }
             (None, Some(amount)) => {
                 if amount.abs() > MAX_AMOUNT {
-                    return Err(AppError::invalid(format!("{p}.amount"), format!("amount {amount} is out of range")));
+                    return Err(AppError::invalid(
+                        format!("{p}.amount"),
+                        format!("amount {amount} is out of range"),
+                    ));
                 }
-                let description = l.description.clone().filter(|d| !d.trim().is_empty()).ok_or_else(|| AppError::missing(&format!("{p}.description")))?;
+                let description = l
+                    .description
+                    .clone()
+                    .filter(|d| !d.trim().is_empty())
+                    .ok_or_else(|| AppError::missing(&format!("{p}.description")))?;
                 out.push(LineInput {
                     kind: LineKind::OneOff,
                     description,
                     product: None,
                     price: None,
                     quantity: Decimal::from(quantity),
-                    amount: amount.checked_mul(quantity).ok_or_else(|| AppError::invalid(format!("{p}.amount"), "amount × quantity overflows"))?,
+                    amount: amount.checked_mul(quantity).ok_or_else(|| {
+                        AppError::invalid(format!("{p}.amount"), "amount × quantity overflows")
+                    })?,
                     period: None,
                     tax_inclusive: false,
                 });
@@ -583,21 +707,56 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &InvoiceCreate) -> Result<Invoice
         return Err(AppError::missing("lines"));
     }
     if input.lines.len() > 500 {
-        return Err(AppError::invalid("lines", "an invoice has at most 500 lines"));
+        return Err(AppError::invalid(
+            "lines",
+            "an invoice has at most 500 lines",
+        ));
     }
     let mut tx = db.begin().await?;
-    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer).await?.ok_or_else(|| AppError::not_found("customer", &input.customer))?;
+    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &input.customer))?;
     if let Some(c) = &input.currency {
         let c = Currency::parse(c).map_err(|e| AppError::billing("currency", e))?;
         if c.code() != customer.currency {
-            return Err(AppError::invalid("currency", format!("customer {} bills in {}, not {}", customer.id, customer.currency, c.code())));
+            return Err(AppError::invalid(
+                "currency",
+                format!(
+                    "customer {} bills in {}, not {}",
+                    customer.id,
+                    customer.currency,
+                    c.code()
+                ),
+            ));
         }
     }
-    let lines = one_off_lines(&mut tx, &ctx.org_id, &customer.currency, &input.lines, "lines").await?;
+    let lines = one_off_lines(
+        &mut tx,
+        &ctx.org_id,
+        &customer.currency,
+        &input.lines,
+        "lines",
+    )
+    .await?;
     let mut discounts = coupons_as_discounts(&mut tx, ctx, &customer, &input.coupons).await?;
     let treatment = treatment_of(&mut tx, &ctx.org_id, &customer).await?;
-    let credit = if input.finalize { customer.credit_balance } else { 0 };
-    let mut inv = build(&customer, None, "manual", None, None, lines, &mut discounts, true, &treatment, credit)?;
+    let credit = if input.finalize {
+        customer.credit_balance
+    } else {
+        0
+    };
+    let mut inv = build(
+        &customer,
+        None,
+        "manual",
+        None,
+        None,
+        lines,
+        &mut discounts,
+        true,
+        &treatment,
+        credit,
+    )?;
     inv.memo = input.memo.clone();
     inv.discounts_used.clear();
     let rows = write(&mut tx, &ctx.org_id, ctx.now, &[inv], input.finalize).await?;
@@ -607,14 +766,27 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &InvoiceCreate) -> Result<Invoice
 }
 
 /// Coupons given with a request, as one-time discounts for this invoice only.
-async fn coupons_as_discounts(tx: &mut Tx, ctx: &Ctx, customer: &CustomerRow, coupons: &[String]) -> Result<Vec<ActiveDiscount>> {
+async fn coupons_as_discounts(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer: &CustomerRow,
+    coupons: &[String],
+) -> Result<Vec<ActiveDiscount>> {
     let mut out = Vec::new();
     for (i, id) in coupons.iter().enumerate() {
         parse_id(&format!("coupons[{i}]"), id, billing::ids::CouponId::parse)?;
-        let c = store::catalog::get_coupon(tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("coupon", id))?;
+        let c = store::catalog::get_coupon(tx, &ctx.org_id, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("coupon", id))?;
         if let Some(cur) = &c.currency {
             if cur != &customer.currency {
-                return Err(AppError::invalid(format!("coupons[{i}]"), format!("coupon {id} is in {cur}; the customer bills in {}", customer.currency)));
+                return Err(AppError::invalid(
+                    format!("coupons[{i}]"),
+                    format!(
+                        "coupon {id} is in {cur}; the customer bills in {}",
+                        customer.currency
+                    ),
+                ));
             }
         }
         let (rule, _) = coupon_rule(&c)?;
@@ -640,7 +812,12 @@ async fn coupons_as_discounts(tx: &mut Tx, ctx: &Ctx, customer: &CustomerRow, co
 /// The tax treatment of one customer now.
 pub async fn treatment_of(tx: &mut Tx, org: &str, customer: &CustomerRow) -> Result<TaxTreatment> {
     let setup = TaxSetup::load(tx, org).await?;
-    let ids: Vec<String> = store::customers::tax_ids(tx, org, &customer.id).await?.into_iter().filter(|t| t.kind == "eu_vat").map(|t| t.value).collect();
+    let ids: Vec<String> = store::customers::tax_ids(tx, org, &customer.id)
+        .await?
+        .into_iter()
+        .filter(|t| t.kind == "eu_vat")
+        .map(|t| t.value)
+        .collect();
     Ok(setup.treatment(customer, &ids))
 }
 
@@ -648,18 +825,29 @@ pub async fn treatment_of(tx: &mut Tx, org: &str, customer: &CustomerRow) -> Res
 pub async fn add_lines(db: &Db, ctx: &Ctx, id: &str, lines: &[LineCreate]) -> Result<Invoice> {
     parse_id("id", id, InvoiceId::parse)?;
     let mut tx = db.begin().await?;
-    let inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("invoice", id))?;
+    let inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
     if inv.status != "draft" {
-        return Err(AppError::state("invoice_not_draft", format!("invoice {id} is {}; only drafts change", inv.status)));
+        return Err(AppError::state(
+            "invoice_not_draft",
+            format!("invoice {id} is {}; only drafts change", inv.status),
+        ));
     }
-    let customer = store::customers::get(&mut tx, &ctx.org_id, &inv.customer_id).await?.ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
+    let customer = store::customers::get(&mut tx, &ctx.org_id, &inv.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
     let mut all = stored_lines_as_inputs(&store::invoices::lines(&mut tx, &ctx.org_id, id).await?);
     all.extend(one_off_lines(&mut tx, &ctx.org_id, &customer.currency, lines, "lines").await?);
     if all.len() > 500 {
-        return Err(AppError::invalid("lines", "an invoice has at most 500 lines"));
+        return Err(AppError::invalid(
+            "lines",
+            "an invoice has at most 500 lines",
+        ));
     }
     let treatment = treatment_of(&mut tx, &ctx.org_id, &customer).await?;
-    let computed = compute_invoice(all, &[], &treatment, 0).map_err(|e| AppError::billing("lines", e))?;
+    let computed =
+        compute_invoice(all, &[], &treatment, 0).map_err(|e| AppError::billing("lines", e))?;
     rewrite_draft(&mut tx, &ctx.org_id, inv, &treatment, computed, ctx.now).await?;
     let view = load(&mut tx, &ctx.org_id, id).await?;
     tx.commit().await?;
@@ -672,7 +860,10 @@ fn stored_lines_as_inputs(lines: &[LineRow]) -> Vec<LineInput> {
         .map(|l| LineInput {
             kind: LineKind::parse(&l.kind).unwrap_or(LineKind::OneOff),
             description: l.description.clone(),
-            product: l.product_id.as_deref().and_then(|p| billing::ids::ProductId::parse(p).ok()),
+            product: l
+                .product_id
+                .as_deref()
+                .and_then(|p| billing::ids::ProductId::parse(p).ok()),
             price: l.price_id.as_deref().and_then(|p| PriceId::parse(p).ok()),
             quantity: l.quantity.parse().unwrap_or_default(),
             amount: l.amount,
@@ -682,9 +873,29 @@ fn stored_lines_as_inputs(lines: &[LineRow]) -> Vec<LineInput> {
         .collect()
 }
 
-async fn rewrite_draft(tx: &mut Tx, org: &str, mut inv: InvoiceRow, treatment: &TaxTreatment, computed: ComputedInvoice, now: DateTime<Utc>) -> Result<()> {
-    let customer = store::customers::get(tx, org, &inv.customer_id).await?.ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
-    let mut tmp = build(&customer, None, "manual", None, None, Vec::new(), &mut [], false, treatment, 0)?;
+async fn rewrite_draft(
+    tx: &mut Tx,
+    org: &str,
+    mut inv: InvoiceRow,
+    treatment: &TaxTreatment,
+    computed: ComputedInvoice,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let customer = store::customers::get(tx, org, &inv.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
+    let mut tmp = build(
+        &customer,
+        None,
+        "manual",
+        None,
+        None,
+        Vec::new(),
+        &mut [],
+        false,
+        treatment,
+        0,
+    )?;
     tmp.id = inv.id.clone();
     tmp.computed = computed;
     let (row, lines) = rows_of(org, &tmp, now);
@@ -708,21 +919,40 @@ async fn rewrite_draft(tx: &mut Tx, org: &str, mut inv: InvoiceRow, treatment: &
 pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     parse_id("id", id, InvoiceId::parse)?;
     let mut tx = db.begin().await?;
-    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("invoice", id))?;
+    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
     if inv.status != "draft" {
-        return Err(AppError::state("invoice_not_draft", format!("invoice {id} is already {}", inv.status)));
+        return Err(AppError::state(
+            "invoice_not_draft",
+            format!("invoice {id} is already {}", inv.status),
+        ));
     }
-    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &inv.customer_id).await?.ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
+    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &inv.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
     inv.credit_applied = customer.credit_balance.min(inv.total.max(0));
     inv.credit_to_balance = (-inv.total).max(0);
     inv.amount_due = (inv.total - inv.credit_applied).max(0);
     inv.amount_remaining = inv.amount_due;
     let first = take_invoice_numbers(&mut tx, &ctx.org_id, ctx.now, 1).await?;
     let (mut txs, mut entries) = (Vec::new(), Vec::new());
-    finalize_row(&mut inv, number(&series("INV", ctx.now.year()), first), ctx.now, &mut txs, &mut entries);
+    finalize_row(
+        &mut inv,
+        number(&series("INV", ctx.now.year()), first),
+        ctx.now,
+        &mut txs,
+        &mut entries,
+    );
     store::invoices::update(&mut tx, &inv).await?;
     store::ledger::insert(&mut tx, &txs, &entries).await?;
-    store::customers::add_credit_balance(&mut tx, &ctx.org_id, &inv.customer_id, inv.credit_to_balance - inv.credit_applied).await?;
+    store::customers::add_credit_balance(
+        &mut tx,
+        &ctx.org_id,
+        &inv.customer_id,
+        inv.credit_to_balance - inv.credit_applied,
+    )
+    .await?;
     let view = load(&mut tx, &ctx.org_id, id).await?;
     tx.commit().await?;
     Ok(view)
@@ -732,9 +962,17 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
 pub async fn delete_draft(db: &Db, ctx: &Ctx, id: &str) -> Result<()> {
     parse_id("id", id, InvoiceId::parse)?;
     let mut tx = db.begin().await?;
-    let inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("invoice", id))?;
+    let inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
     if inv.status != "draft" || inv.billing_period_start.is_some() {
-        return Err(AppError::state("invoice_not_deletable", format!("invoice {id} is {}; only one-off drafts can be deleted", inv.status)));
+        return Err(AppError::state(
+            "invoice_not_deletable",
+            format!(
+                "invoice {id} is {}; only one-off drafts can be deleted",
+                inv.status
+            ),
+        ));
     }
     store::invoices::delete_lines(&mut tx, &ctx.org_id, id).await?;
     store::invoices::delete(&mut tx, &ctx.org_id, id).await?;
@@ -746,7 +984,9 @@ pub async fn delete_draft(db: &Db, ctx: &Ctx, id: &str) -> Result<()> {
 pub async fn void(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     parse_id("id", id, InvoiceId::parse)?;
     let mut tx = db.begin().await?;
-    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("invoice", id))?;
+    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
     store::customers::get_for_update(&mut tx, &ctx.org_id, &inv.customer_id).await?;
     let voidable = inv.status == "open" || (inv.status == "paid" && inv.amount_due == 0);
     if !voidable || inv.amount_paid != 0 || inv.amount_credited != 0 {
@@ -755,15 +995,36 @@ pub async fn void(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
             format!("invoice {id} is {} with {} paid and {} credited; only an open invoice with no payment or credit note can be voided — issue a credit note instead", inv.status, inv.amount_paid, inv.amount_credited),
         ));
     }
-    let posting = billing::ledger::invoice_finalized(inv.total_net, inv.total_tax, inv.credit_applied).reversed();
-    let meta = TxMeta { org_id: &ctx.org_id, kind: "invoice_voided", customer_id: &inv.customer_id, invoice_id: Some(id), credit_note_id: None, currency: &inv.currency, at: ctx.now };
+    let posting =
+        billing::ledger::invoice_finalized(inv.total_net, inv.total_tax, inv.credit_applied)
+            .reversed();
+    let meta = TxMeta {
+        org_id: &ctx.org_id,
+        kind: "invoice_voided",
+        customer_id: &inv.customer_id,
+        invoice_id: Some(id),
+        credit_note_id: None,
+        currency: &inv.currency,
+        at: ctx.now,
+    };
     crate::ledger::write(&mut tx, &meta, &posting).await?;
-    store::customers::add_credit_balance(&mut tx, &ctx.org_id, &inv.customer_id, inv.credit_applied - inv.credit_to_balance)
-        .await
-        .map_err(|e| match e {
-            store::StoreError::Db(_) if inv.credit_to_balance > 0 => AppError::state("credit_already_used", format!("invoice {id} put {} on the credit balance, which has since been used", inv.credit_to_balance)),
-            other => other.into(),
-        })?;
+    store::customers::add_credit_balance(
+        &mut tx,
+        &ctx.org_id,
+        &inv.customer_id,
+        inv.credit_applied - inv.credit_to_balance,
+    )
+    .await
+    .map_err(|e| match e {
+        store::StoreError::Db(_) if inv.credit_to_balance > 0 => AppError::state(
+            "credit_already_used",
+            format!(
+                "invoice {id} put {} on the credit balance, which has since been used",
+                inv.credit_to_balance
+            ),
+        ),
+        other => other.into(),
+    })?;
     inv.status = "void".into();
     inv.voided_at = Some(ctx.now);
     inv.amount_remaining = 0;
@@ -777,12 +1038,33 @@ pub async fn void(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
 pub async fn mark_uncollectible(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     parse_id("id", id, InvoiceId::parse)?;
     let mut tx = db.begin().await?;
-    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("invoice", id))?;
+    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", id))?;
     if inv.status != "open" {
-        return Err(AppError::state("invoice_not_open", format!("invoice {id} is {}; only open invoices can be marked uncollectible", inv.status)));
+        return Err(AppError::state(
+            "invoice_not_open",
+            format!(
+                "invoice {id} is {}; only open invoices can be marked uncollectible",
+                inv.status
+            ),
+        ));
     }
-    let meta = TxMeta { org_id: &ctx.org_id, kind: "write_off", customer_id: &inv.customer_id, invoice_id: Some(id), credit_note_id: None, currency: &inv.currency, at: ctx.now };
-    crate::ledger::write(&mut tx, &meta, &billing::ledger::write_off(inv.amount_remaining)).await?;
+    let meta = TxMeta {
+        org_id: &ctx.org_id,
+        kind: "write_off",
+        customer_id: &inv.customer_id,
+        invoice_id: Some(id),
+        credit_note_id: None,
+        currency: &inv.currency,
+        at: ctx.now,
+    };
+    crate::ledger::write(
+        &mut tx,
+        &meta,
+        &billing::ledger::write_off(inv.amount_remaining),
+    )
+    .await?;
     inv.status = "uncollectible".into();
     inv.marked_uncollectible_at = Some(ctx.now);
     store::invoices::update(&mut tx, &inv).await?;
@@ -794,7 +1076,14 @@ pub async fn mark_uncollectible(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice>
 // ---------------------------------------------------------------------------------------
 // Credit notes
 
-pub const CREDIT_REASONS: &[&str] = &["billing_error", "duplicate", "product_unsatisfactory", "goodwill", "order_change", "fraudulent"];
+pub const CREDIT_REASONS: &[&str] = &[
+    "billing_error",
+    "duplicate",
+    "product_unsatisfactory",
+    "goodwill",
+    "order_change",
+    "fraudulent",
+];
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -860,43 +1149,90 @@ fn cn_view(r: CreditNoteRow, lines: Vec<CreditNoteLineRow>) -> CreditNote {
         total_tax: r.total_tax,
         amount_to_invoice: r.amount_to_invoice,
         amount_to_credit_balance: r.amount_to_credit_balance,
-        lines: lines.into_iter().map(|l| CreditNoteLine { id: l.id, invoice_line: l.invoice_line_id, amount: l.amount, net_amount: l.net_amount, tax_amount: l.tax_amount }).collect(),
+        lines: lines
+            .into_iter()
+            .map(|l| CreditNoteLine {
+                id: l.id,
+                invoice_line: l.invoice_line_id,
+                amount: l.amount,
+                net_amount: l.net_amount,
+                tax_amount: l.tax_amount,
+            })
+            .collect(),
         created: r.created_at,
     }
 }
 
 /// Issues a credit note against an open or paid invoice. Never credits more than was
 /// invoiced on any line (the invoice row lock serializes concurrent credit notes).
-pub async fn create_credit_note(db: &Db, ctx: &Ctx, input: &CreditNoteCreate) -> Result<CreditNote> {
+pub async fn create_credit_note(
+    db: &Db,
+    ctx: &Ctx,
+    input: &CreditNoteCreate,
+) -> Result<CreditNote> {
     parse_id("invoice", &input.invoice, InvoiceId::parse)?;
     if !CREDIT_REASONS.contains(&input.reason.as_str()) {
-        return Err(AppError::invalid("reason", format!("unknown reason {:?}: use one of {}", input.reason, CREDIT_REASONS.join(", "))));
+        return Err(AppError::invalid(
+            "reason",
+            format!(
+                "unknown reason {:?}: use one of {}",
+                input.reason,
+                CREDIT_REASONS.join(", ")
+            ),
+        ));
     }
     let mut tx = db.begin().await?;
-    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, &input.invoice).await?.ok_or_else(|| AppError::not_found("invoice", &input.invoice))?;
+    let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, &input.invoice)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", &input.invoice))?;
     if inv.status != "open" && inv.status != "paid" {
-        return Err(AppError::state("invoice_not_creditable", format!("invoice {} is {}; credit notes apply to open or paid invoices", inv.id, inv.status)));
+        return Err(AppError::state(
+            "invoice_not_creditable",
+            format!(
+                "invoice {} is {}; credit notes apply to open or paid invoices",
+                inv.id, inv.status
+            ),
+        ));
     }
     store::customers::get_for_update(&mut tx, &ctx.org_id, &inv.customer_id).await?;
     let lines = store::invoices::lines(&mut tx, &ctx.org_id, &inv.id).await?;
-    let credited: BTreeMap<String, (i64, i64)> = store::invoices::credited_per_line(&mut tx, &ctx.org_id, &inv.id).await?.into_iter().map(|(l, a, t)| (l, (a, t))).collect();
+    let credited: BTreeMap<String, (i64, i64)> =
+        store::invoices::credited_per_line(&mut tx, &ctx.org_id, &inv.id)
+            .await?
+            .into_iter()
+            .map(|(l, a, t)| (l, (a, t)))
+            .collect();
     let requested: Vec<(String, Option<i64>)> = match &input.lines {
         Some(ls) => {
             if ls.is_empty() {
                 return Err(AppError::missing("lines"));
             }
-            ls.iter().map(|l| (l.invoice_line.clone(), l.amount)).collect()
+            ls.iter()
+                .map(|l| (l.invoice_line.clone(), l.amount))
+                .collect()
         }
-        None => lines.iter().filter(|l| l.total > 0).map(|l| (l.id.clone(), None)).collect(),
+        None => lines
+            .iter()
+            .filter(|l| l.total > 0)
+            .map(|l| (l.id.clone(), None))
+            .collect(),
     };
     let cn_id = new_id!(CreditNoteId).to_string();
     let mut cn_lines = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for (i, (line_id, amount)) in requested.iter().enumerate() {
         let p = format!("lines[{i}]");
-        let line = lines.iter().find(|l| &l.id == line_id).ok_or_else(|| AppError::invalid(format!("{p}.invoice_line"), format!("invoice {} has no line {line_id}", inv.id)))?;
+        let line = lines.iter().find(|l| &l.id == line_id).ok_or_else(|| {
+            AppError::invalid(
+                format!("{p}.invoice_line"),
+                format!("invoice {} has no line {line_id}", inv.id),
+            )
+        })?;
         if !seen.insert(line_id.clone()) {
-            return Err(AppError::invalid(format!("{p}.invoice_line"), format!("line {line_id} is given twice")));
+            return Err(AppError::invalid(
+                format!("{p}.invoice_line"),
+                format!("line {line_id} is given twice"),
+            ));
         }
         let (already_total, already_tax) = credited.get(line_id).copied().unwrap_or((0, 0));
         let remaining = line.total - already_total;
@@ -905,22 +1241,56 @@ pub async fn create_credit_note(db: &Db, ctx: &Ctx, input: &CreditNoteCreate) ->
             if input.lines.is_none() {
                 continue;
             }
-            return Err(AppError::invalid(format!("{p}.amount"), format!("amount must be positive; line {line_id} has {remaining} left to credit")));
+            return Err(AppError::invalid(
+                format!("{p}.amount"),
+                format!("amount must be positive; line {line_id} has {remaining} left to credit"),
+            ));
         }
-        let c = billing::invoice::credit_line(line.total, line.tax_amount, already_total, already_tax, amount)
-            .map_err(|e| AppError::invalid(format!("{p}.amount"), format!("{e}: line {line_id} invoiced {}, already credited {already_total}", line.total)))?;
-        cn_lines.push(CreditNoteLineRow { id: new_id!(CreditNoteLineId).to_string(), org_id: ctx.org_id.clone(), credit_note_id: cn_id.clone(), invoice_line_id: line_id.clone(), amount: c.amount, net_amount: c.net, tax_amount: c.tax });
+        let c = billing::invoice::credit_line(
+            line.total,
+            line.tax_amount,
+            already_total,
+            already_tax,
+            amount,
+        )
+        .map_err(|e| {
+            AppError::invalid(
+                format!("{p}.amount"),
+                format!(
+                    "{e}: line {line_id} invoiced {}, already credited {already_total}",
+                    line.total
+                ),
+            )
+        })?;
+        cn_lines.push(CreditNoteLineRow {
+            id: new_id!(CreditNoteLineId).to_string(),
+            org_id: ctx.org_id.clone(),
+            credit_note_id: cn_id.clone(),
+            invoice_line_id: line_id.clone(),
+            amount: c.amount,
+            net_amount: c.net,
+            tax_amount: c.tax,
+        });
     }
     if cn_lines.is_empty() {
-        return Err(AppError::state("nothing_to_credit", format!("invoice {} has nothing left to credit", inv.id)));
+        return Err(AppError::state(
+            "nothing_to_credit",
+            format!("invoice {} has nothing left to credit", inv.id),
+        ));
     }
     let total: i64 = cn_lines.iter().map(|l| l.amount).sum();
     let net: i64 = cn_lines.iter().map(|l| l.net_amount).sum();
     let tax: i64 = cn_lines.iter().map(|l| l.tax_amount).sum();
-    let remaining = if inv.status == "open" { inv.amount_remaining } else { 0 };
+    let remaining = if inv.status == "open" {
+        inv.amount_remaining
+    } else {
+        0
+    };
     let to_invoice = total.min(remaining);
     let to_balance = total - to_invoice;
-    let first = store::invoices::take_numbers(&mut tx, &ctx.org_id, &series("CN", ctx.now.year()), 1).await?;
+    let first =
+        store::invoices::take_numbers(&mut tx, &ctx.org_id, &series("CN", ctx.now.year()), 1)
+            .await?;
     let cn = CreditNoteRow {
         id: cn_id.clone(),
         org_id: ctx.org_id.clone(),
@@ -938,9 +1308,23 @@ pub async fn create_credit_note(db: &Db, ctx: &Ctx, input: &CreditNoteCreate) ->
         created_at: ctx.now,
     };
     store::invoices::insert_credit_note(&mut tx, &cn, &cn_lines).await?;
-    let meta = TxMeta { org_id: &ctx.org_id, kind: "credit_note", customer_id: &inv.customer_id, invoice_id: Some(&inv.id), credit_note_id: Some(&cn_id), currency: &inv.currency, at: ctx.now };
-    crate::ledger::write(&mut tx, &meta, &billing::ledger::credit_note(net, tax, remaining)).await?;
-    store::customers::add_credit_balance(&mut tx, &ctx.org_id, &inv.customer_id, to_balance).await?;
+    let meta = TxMeta {
+        org_id: &ctx.org_id,
+        kind: "credit_note",
+        customer_id: &inv.customer_id,
+        invoice_id: Some(&inv.id),
+        credit_note_id: Some(&cn_id),
+        currency: &inv.currency,
+        at: ctx.now,
+    };
+    crate::ledger::write(
+        &mut tx,
+        &meta,
+        &billing::ledger::credit_note(net, tax, remaining),
+    )
+    .await?;
+    store::customers::add_credit_balance(&mut tx, &ctx.org_id, &inv.customer_id, to_balance)
+        .await?;
     inv.amount_credited += to_invoice;
     inv.amount_remaining -= to_invoice;
     if inv.status == "open" && inv.amount_remaining == 0 {
@@ -954,15 +1338,32 @@ pub async fn create_credit_note(db: &Db, ctx: &Ctx, input: &CreditNoteCreate) ->
 pub async fn get_credit_note(db: &Db, ctx: &Ctx, id: &str) -> Result<CreditNote> {
     parse_id("id", id, CreditNoteId::parse)?;
     let mut tx = db.read().await?;
-    let r = store::invoices::get_credit_note(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("credit_note", id))?;
+    let r = store::invoices::get_credit_note(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("credit_note", id))?;
     let lines = store::invoices::credit_note_lines(&mut tx, &ctx.org_id, id).await?;
     Ok(cn_view(r, lines))
 }
 
-pub async fn list_credit_notes(db: &Db, ctx: &Ctx, invoice: Option<&str>, customer: Option<&str>, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<CreditNote>> {
+pub async fn list_credit_notes(
+    db: &Db,
+    ctx: &Ctx,
+    invoice: Option<&str>,
+    customer: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<CreditNote>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::invoices::list_credit_notes(&mut tx, &ctx.org_id, invoice, customer, starting_after, limit + 1).await?;
+    let rows = store::invoices::list_credit_notes(
+        &mut tx,
+        &ctx.org_id,
+        invoice,
+        customer,
+        starting_after,
+        limit + 1,
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let lines = store::invoices::credit_note_lines(&mut tx, &ctx.org_id, &r.id).await?;

@@ -22,7 +22,12 @@ pub struct TxMeta<'a> {
 
 /// Appends one transaction's rows for `posting` to `txs` and `entries` (nothing for an empty
 /// posting). Per-customer accounts carry the customer id.
-pub fn post(meta: &TxMeta<'_>, posting: &Posting, txs: &mut Vec<TransactionRow>, entries: &mut Vec<EntryRow>) {
+pub fn post(
+    meta: &TxMeta<'_>,
+    posting: &Posting,
+    txs: &mut Vec<TransactionRow>,
+    entries: &mut Vec<EntryRow>,
+) {
     if posting.is_empty() {
         return;
     }
@@ -32,7 +37,10 @@ pub fn post(meta: &TxMeta<'_>, posting: &Posting, txs: &mut Vec<TransactionRow>,
             org_id: meta.org_id.to_string(),
             transaction_id: id.clone(),
             account: e.account.as_str().to_string(),
-            customer_id: e.account.per_customer().then(|| meta.customer_id.to_string()),
+            customer_id: e
+                .account
+                .per_customer()
+                .then(|| meta.customer_id.to_string()),
             currency: meta.currency.to_string(),
             debit: e.amount.max(0),
             credit: (-e.amount).max(0),
@@ -83,16 +91,30 @@ pub struct CustomerBalance {
 pub async fn customer_balance(db: &Db, ctx: &Ctx, customer_id: &str) -> Result<CustomerBalance> {
     parse_id("id", customer_id, CustomerId::parse)?;
     let mut tx = db.read().await?;
-    let c = store::customers::get(&mut tx, &ctx.org_id, customer_id).await?.ok_or_else(|| AppError::not_found("customer", customer_id))?;
+    let c = store::customers::get(&mut tx, &ctx.org_id, customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", customer_id))?;
     let rows = store::ledger::customer_balances(&mut tx, &ctx.org_id, customer_id).await?;
-    let get = |kind: AccountKind| rows.iter().filter(|r| r.0 == kind.as_str() && r.1 == c.currency).map(|r| r.2).sum::<i64>();
+    let get = |kind: AccountKind| {
+        rows.iter()
+            .filter(|r| r.0 == kind.as_str() && r.1 == c.currency)
+            .map(|r| r.2)
+            .sum::<i64>()
+    };
     Ok(CustomerBalance {
         object: "customer_balance",
         customer: c.id.clone(),
         currency: c.currency.clone(),
         amount_owed: get(AccountKind::Receivable),
         credit_balance: -get(AccountKind::CustomerCredit),
-        accounts: rows.into_iter().map(|(account, currency, balance)| AccountBalance { account, currency, balance }).collect(),
+        accounts: rows
+            .into_iter()
+            .map(|(account, currency, balance)| AccountBalance {
+                account,
+                currency,
+                balance,
+            })
+            .collect(),
     })
 }
 
@@ -114,13 +136,20 @@ pub struct LedgerEntry {
 }
 
 /// Ledger entries of the organisation or of one customer, newest first.
-pub async fn entries(db: &Db, ctx: &Ctx, customer_id: Option<&str>, starting_after: Option<i64>, limit: Option<i64>) -> Result<Page<LedgerEntry>> {
+pub async fn entries(
+    db: &Db,
+    ctx: &Ctx,
+    customer_id: Option<&str>,
+    starting_after: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Page<LedgerEntry>> {
     let limit = page_limit(limit)?;
     if let Some(c) = customer_id {
         parse_id("customer", c, CustomerId::parse)?;
     }
     let mut tx = db.read().await?;
-    let rows = store::ledger::entries(&mut tx, &ctx.org_id, customer_id, starting_after, limit + 1).await?;
+    let rows = store::ledger::entries(&mut tx, &ctx.org_id, customer_id, starting_after, limit + 1)
+        .await?;
     let data = rows
         .into_iter()
         .map(|e| LedgerEntry {

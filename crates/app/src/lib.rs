@@ -8,6 +8,7 @@
 pub mod billrun;
 pub mod catalog;
 pub mod customers;
+pub mod demo;
 pub mod error;
 pub mod invoicing;
 pub mod ledger;
@@ -29,7 +30,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(org_id: impl Into<String>, now: DateTime<Utc>) -> Ctx {
-        Ctx { org_id: org_id.into(), now }
+        Ctx {
+            org_id: org_id.into(),
+            now,
+        }
     }
 }
 
@@ -46,7 +50,11 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, limit: i64) -> Page<T> {
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit.max(0) as usize);
-        Page { object: "list", data: rows, has_more }
+        Page {
+            object: "list",
+            data: rows,
+            has_more,
+        }
     }
 }
 
@@ -55,6 +63,9 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64> {
     match limit {
         None => Ok(10),
         Some(n) if (1..=100).contains(&n) => Ok(n),
-        Some(n) => Err(AppError::invalid("limit", format!("limit must be between 1 and 100, got {n}"))),
+        Some(n) => Err(AppError::invalid(
+            "limit",
+            format!("limit must be between 1 and 100, got {n}"),
+        )),
     }
 }

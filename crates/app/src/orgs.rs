@@ -26,21 +26,60 @@ fn new_secret() -> String {
 pub async fn create_org(db: &Db, name: &str, country: &str, now: DateTime<Utc>) -> Result<NewOrg> {
     let country = country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(AppError::invalid("country", format!("{country:?} is not an ISO 3166-1 alpha-2 country code")));
+        return Err(AppError::invalid(
+            "country",
+            format!("{country:?} is not an ISO 3166-1 alpha-2 country code"),
+        ));
     }
     let org_id = new_id!(OrgId).to_string();
     let mut tx = db.begin().await?;
-    store::orgs::insert_org(&mut tx, &store::orgs::OrgRow { id: org_id.clone(), name: name.into(), country, created_at: now }).await?;
+    store::orgs::insert_org(
+        &mut tx,
+        &store::orgs::OrgRow {
+            id: org_id.clone(),
+            name: name.into(),
+            country,
+            created_at: now,
+        },
+    )
+    .await?;
     let secret = new_secret();
-    store::orgs::insert_api_key(&mut tx, new_id!(ApiKeyId).as_str(), &org_id, "default", &hash_key(&secret), &secret[..10], now).await?;
+    store::orgs::insert_api_key(
+        &mut tx,
+        new_id!(ApiKeyId).as_str(),
+        &org_id,
+        "default",
+        &hash_key(&secret),
+        &secret[..10],
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(NewOrg { org_id, api_key: secret })
+    Ok(NewOrg {
+        org_id,
+        api_key: secret,
+    })
 }
 
 /// Adds an API key with a known secret (used by `demo` so the printed key is stable).
-pub async fn add_api_key(db: &Db, org_id: &str, name: &str, secret: &str, now: DateTime<Utc>) -> Result<()> {
+pub async fn add_api_key(
+    db: &Db,
+    org_id: &str,
+    name: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut tx = db.begin().await?;
-    store::orgs::insert_api_key(&mut tx, new_id!(ApiKeyId).as_str(), org_id, name, &hash_key(secret), &secret[..secret.len().min(10)], now).await?;
+    store::orgs::insert_api_key(
+        &mut tx,
+        new_id!(ApiKeyId).as_str(),
+        org_id,
+        name,
+        &hash_key(secret),
+        &secret[..secret.len().min(10)],
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -24,7 +24,9 @@ use crate::util::parse_id;
 use crate::{page_limit, AppError, Ctx, Page, Result};
 use billing::ids::{CustomerId, PriceId, ProductId, SubscriptionId, SubscriptionItemId};
 use billing::invoice::{LineInput, LineKind};
-use billing::period::{local_date, next_aligned_boundary, parse_tz, Interval, IntervalUnit, Period, Schedule};
+use billing::period::{
+    local_date, next_aligned_boundary, parse_tz, Interval, IntervalUnit, Period, Schedule,
+};
 use billing::tax::TaxTreatment;
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -132,7 +134,13 @@ pub fn view(s: SubscriptionRow, items: &[ItemRow]) -> Subscription {
         items: items
             .iter()
             .filter(|i| i.subscription_id == s.id)
-            .map(|i| SubscriptionItem { id: i.id.clone(), price: i.price_id.clone(), quantity: i.quantity, pending_price: i.pending_price_id.clone(), pending_quantity: i.pending_quantity })
+            .map(|i| SubscriptionItem {
+                id: i.id.clone(),
+                price: i.price_id.clone(),
+                quantity: i.quantity,
+                pending_price: i.pending_price_id.clone(),
+                pending_quantity: i.pending_quantity,
+            })
             .collect(),
         id: s.id,
         object: "subscription",
@@ -156,13 +164,24 @@ pub fn view(s: SubscriptionRow, items: &[ItemRow]) -> Subscription {
 
 /// The schedule of a subscription row in its customer's zone.
 pub fn schedule(s: &SubscriptionRow, tz: Tz) -> Result<Schedule> {
-    let unit = IntervalUnit::parse(&s.interval_unit).map_err(|e| AppError::Internal(e.to_string()))?;
-    let interval = Interval::new(unit, s.interval_count as u32).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(Schedule { anchor: s.anchor_date, interval, tz })
+    let unit =
+        IntervalUnit::parse(&s.interval_unit).map_err(|e| AppError::Internal(e.to_string()))?;
+    let interval = Interval::new(unit, s.interval_count as u32)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Schedule {
+        anchor: s.anchor_date,
+        interval,
+        tz,
+    })
 }
 
 pub fn current_period(s: &SubscriptionRow) -> Period {
-    Period { start_date: s.current_period_start_date, end_date: s.current_period_end_date, start: s.current_period_start, end: s.current_period_end }
+    Period {
+        start_date: s.current_period_start_date,
+        end_date: s.current_period_end_date,
+        start: s.current_period_start,
+        end: s.current_period_end,
+    }
 }
 
 fn set_period(s: &mut SubscriptionRow, index: i64, p: &Period) {
@@ -186,18 +205,36 @@ fn previous_boundary(anchor: NaiveDate, interval: Interval) -> Option<NaiveDate>
 
 fn fmt_period(p: &Period) -> String {
     let last = p.end_date.pred_opt().unwrap_or(p.end_date);
-    format!("{} – {}", p.start_date.format("%Y-%m-%d"), last.format("%Y-%m-%d"))
+    format!(
+        "{} – {}",
+        p.start_date.format("%Y-%m-%d"),
+        last.format("%Y-%m-%d")
+    )
 }
 
 fn item_amount(price: &LoadedPrice, currency: &str, quantity: i64) -> Result<i64> {
     if price.row.usage_type == "metered" {
         return Ok(0);
     }
-    let model = price.model(currency).ok_or_else(|| AppError::invalid("items", format!("price {} has no amount in {currency}", price.row.id)))?;
-    model.amount(Decimal::from(quantity)).map_err(|e| AppError::billing("items", e))
+    let model = price.model(currency).ok_or_else(|| {
+        AppError::invalid(
+            "items",
+            format!("price {} has no amount in {currency}", price.row.id),
+        )
+    })?;
+    model
+        .amount(Decimal::from(quantity))
+        .map_err(|e| AppError::billing("items", e))
 }
 
-fn line(kind: LineKind, description: String, price: &LoadedPrice, quantity: i64, amount: i64, period: Period) -> LineInput {
+fn line(
+    kind: LineKind,
+    description: String,
+    price: &LoadedPrice,
+    quantity: i64,
+    amount: i64,
+    period: Period,
+) -> LineInput {
     LineInput {
         kind,
         description,
@@ -212,19 +249,37 @@ fn line(kind: LineKind, description: String, price: &LoadedPrice, quantity: i64,
 
 /// Lines charging `items` for `period`, each prorated by `days / full_days` when given
 /// (a stub first period).
-pub fn period_lines(items: &[ItemRow], prices: &BTreeMap<String, LoadedPrice>, currency: &str, period: &Period, stub: Option<(i64, i64)>) -> Result<Vec<LineInput>> {
+pub fn period_lines(
+    items: &[ItemRow],
+    prices: &BTreeMap<String, LoadedPrice>,
+    currency: &str,
+    period: &Period,
+    stub: Option<(i64, i64)>,
+) -> Result<Vec<LineInput>> {
     let mut out = Vec::with_capacity(items.len());
     for it in items.iter().filter(|i| i.deleted_at.is_none()) {
-        let price = prices.get(&it.price_id).ok_or_else(|| AppError::Internal(format!("price {} not loaded", it.price_id)))?;
+        let price = prices
+            .get(&it.price_id)
+            .ok_or_else(|| AppError::Internal(format!("price {} not loaded", it.price_id)))?;
         if price.row.usage_type == "metered" {
             continue;
         }
         let full = item_amount(price, currency, it.quantity)?;
         let (amount, kind, note) = match stub {
-            Some((days, of)) => (billing::proration::prorate(full, days, of).map_err(|e| AppError::Internal(e.to_string()))?, LineKind::Proration, format!(", {days} of {of} days")),
+            Some((days, of)) => (
+                billing::proration::prorate(full, days, of)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                LineKind::Proration,
+                format!(", {days} of {of} days"),
+            ),
             None => (full, LineKind::Subscription, String::new()),
         };
-        let desc = format!("{} × {} ({}{note})", price.product_name, it.quantity, fmt_period(period));
+        let desc = format!(
+            "{} × {} ({}{note})",
+            price.product_name,
+            it.quantity,
+            fmt_period(period)
+        );
         out.push(line(kind, desc, price, it.quantity, amount, *period));
     }
     Ok(out)
@@ -235,35 +290,62 @@ pub fn tz_of(c: &CustomerRow) -> Result<Tz> {
     parse_tz(&c.time_zone).map_err(|e| AppError::Internal(format!("customer {}: {e}", c.id)))
 }
 
-async fn check_items(tx: &mut Tx, org: &str, customer: &CustomerRow, items: &[(String, i64)], param: &str) -> Result<(BTreeMap<String, LoadedPrice>, Interval)> {
+async fn check_items(
+    tx: &mut Tx,
+    org: &str,
+    customer: &CustomerRow,
+    items: &[(String, i64)],
+    param: &str,
+) -> Result<(BTreeMap<String, LoadedPrice>, Interval)> {
     if items.is_empty() {
         return Err(AppError::missing(param));
     }
     if items.len() > 20 {
-        return Err(AppError::invalid(param, "a subscription has at most 20 items"));
+        return Err(AppError::invalid(
+            param,
+            "a subscription has at most 20 items",
+        ));
     }
     let ids: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
     for (i, (p, q)) in items.iter().enumerate() {
         parse_id(&format!("{param}[{i}].price"), p, PriceId::parse)?;
         if !(0..=MAX_QUANTITY).contains(q) {
-            return Err(AppError::invalid(format!("{param}[{i}].quantity"), format!("quantity must be between 0 and {MAX_QUANTITY}, got {q}")));
+            return Err(AppError::invalid(
+                format!("{param}[{i}].quantity"),
+                format!("quantity must be between 0 and {MAX_QUANTITY}, got {q}"),
+            ));
         }
     }
     let prices = crate::catalog::load_prices(tx, org, &ids).await?;
     let mut interval: Option<Interval> = None;
     for (i, (p, _)) in items.iter().enumerate() {
         let ip = format!("{param}[{i}].price");
-        let price = prices.get(p).ok_or_else(|| AppError::not_found("price", p))?;
+        let price = prices
+            .get(p)
+            .ok_or_else(|| AppError::not_found("price", p))?;
         if !price.row.active {
             return Err(AppError::invalid(ip, format!("price {p} is archived")));
         }
-        let iv = price.interval().ok_or_else(|| AppError::invalid(ip.clone(), format!("price {p} is not recurring")))?;
+        let iv = price
+            .interval()
+            .ok_or_else(|| AppError::invalid(ip.clone(), format!("price {p} is not recurring")))?;
         if price.model(&customer.currency).is_none() {
-            return Err(AppError::invalid(ip, format!("price {p} has no amount in {}, the customer's billing currency", customer.currency)));
+            return Err(AppError::invalid(
+                ip,
+                format!(
+                    "price {p} has no amount in {}, the customer's billing currency",
+                    customer.currency
+                ),
+            ));
         }
         match interval {
             None => interval = Some(iv),
-            Some(x) if x != iv => return Err(AppError::invalid(ip, "all items of a subscription must have the same interval")),
+            Some(x) if x != iv => {
+                return Err(AppError::invalid(
+                    ip,
+                    "all items of a subscription must have the same interval",
+                ))
+            }
             _ => {}
         }
     }
@@ -271,24 +353,40 @@ async fn check_items(tx: &mut Tx, org: &str, customer: &CustomerRow, items: &[(S
 }
 
 /// Creates a subscription and invoices its first period (unless it starts with a trial).
-pub async fn create(db: &Db, ctx: &Ctx, input: &SubscriptionCreate) -> Result<(Subscription, Option<invoicing::Invoice>)> {
+pub async fn create(
+    db: &Db,
+    ctx: &Ctx,
+    input: &SubscriptionCreate,
+) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("customer", &input.customer, CustomerId::parse)?;
     let mut tx = db.begin().await?;
-    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer).await?.ok_or_else(|| AppError::not_found("customer", &input.customer))?;
-    let items_in: Vec<(String, i64)> = input.items.iter().map(|i| (i.price.clone(), i.quantity.unwrap_or(1))).collect();
-    let (prices, interval) = check_items(&mut tx, &ctx.org_id, &customer, &items_in, "items").await?;
+    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &input.customer))?;
+    let items_in: Vec<(String, i64)> = input
+        .items
+        .iter()
+        .map(|i| (i.price.clone(), i.quantity.unwrap_or(1)))
+        .collect();
+    let (prices, interval) =
+        check_items(&mut tx, &ctx.org_id, &customer, &items_in, "items").await?;
     let tz = tz_of(&customer)?;
     let start = input.start.unwrap_or(ctx.now);
     let start_date = local_date(start, tz);
     let sub_id = new_id!(SubscriptionId).to_string();
     if let Some(t) = input.trial_days {
         if t == 0 || t > 730 {
-            return Err(AppError::invalid("trial_days", "trial_days must be between 1 and 730"));
+            return Err(AppError::invalid(
+                "trial_days",
+                "trial_days must be between 1 and 730",
+            ));
         }
     }
     let (anchor, stub_end, status) = match input.trial_days {
         Some(days) => {
-            let end = start_date.checked_add_days(Days::new(days as u64)).ok_or_else(|| AppError::invalid("trial_days", "trial too long"))?;
+            let end = start_date
+                .checked_add_days(Days::new(days as u64))
+                .ok_or_else(|| AppError::invalid("trial_days", "trial too long"))?;
             (end, Some(end), "trialing")
         }
         None if input.calendar_aligned => {
@@ -303,10 +401,20 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &SubscriptionCreate) -> Result<(S
         }
         None => (start_date, None, "active"),
     };
-    let sched = Schedule { anchor, interval, tz };
+    let sched = Schedule {
+        anchor,
+        interval,
+        tz,
+    };
     let (index, period) = match stub_end {
-        Some(end) => (-1, Period::from_dates(start_date, end, tz).map_err(|e| AppError::billing("start", e))?),
-        None => (0, sched.period(0).map_err(|e| AppError::billing("start", e))?),
+        Some(end) => (
+            -1,
+            Period::from_dates(start_date, end, tz).map_err(|e| AppError::billing("start", e))?,
+        ),
+        None => (
+            0,
+            sched.period(0).map_err(|e| AppError::billing("start", e))?,
+        ),
     };
     let mut row = SubscriptionRow {
         id: sub_id.clone(),
@@ -346,20 +454,40 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &SubscriptionCreate) -> Result<(S
         .collect();
     store::subscriptions::insert(&mut tx, std::slice::from_ref(&row)).await?;
     store::subscriptions::insert_items(&mut tx, &items).await?;
-    store::catalog::mark_prices_used(&mut tx, &ctx.org_id, &items_in.iter().map(|i| i.0.clone()).collect::<Vec<_>>()).await?;
+    store::catalog::mark_prices_used(
+        &mut tx,
+        &ctx.org_id,
+        &items_in.iter().map(|i| i.0.clone()).collect::<Vec<_>>(),
+    )
+    .await?;
     if let Some(coupon) = &input.coupon {
         attach_coupon(&mut tx, ctx, &customer, Some(&sub_id), coupon, "coupon").await?;
     }
     let mut invoice = None;
     if status != "trialing" {
         let stub = stub_end.map(|_| {
-            let full = previous_boundary(anchor, interval).map(|p| (anchor - p).num_days()).unwrap_or(period.days());
+            let full = previous_boundary(anchor, interval)
+                .map(|p| (anchor - p).num_days())
+                .unwrap_or(period.days());
             (period.days(), full.max(period.days()))
         });
         let lines = period_lines(&items, &prices, &customer.currency, &period, stub)?;
-        let mut discounts = invoicing::load_discounts(&mut tx, &ctx.org_id, std::slice::from_ref(&customer.id)).await?;
+        let mut discounts =
+            invoicing::load_discounts(&mut tx, &ctx.org_id, std::slice::from_ref(&customer.id))
+                .await?;
         let treatment = invoicing::treatment_of(&mut tx, &ctx.org_id, &customer).await?;
-        let inv = invoicing::build(&customer, Some(&sub_id), "subscription_create", Some(period.start), Some((period.start, period.end)), lines, &mut discounts, true, &treatment, customer.credit_balance)?;
+        let inv = invoicing::build(
+            &customer,
+            Some(&sub_id),
+            "subscription_create",
+            Some(period.start),
+            Some((period.start, period.end)),
+            lines,
+            &mut discounts,
+            true,
+            &treatment,
+            customer.credit_balance,
+        )?;
         let rows = invoicing::write(&mut tx, &ctx.org_id, ctx.now, &[inv], true).await?;
         invoice = Some(invoicing::load(&mut tx, &ctx.org_id, &rows[0].id).await?);
     }
@@ -368,18 +496,42 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &SubscriptionCreate) -> Result<(S
 }
 
 /// Attaches a coupon to a customer (or one of their subscriptions) as a discount.
-pub async fn attach_coupon(tx: &mut Tx, ctx: &Ctx, customer: &CustomerRow, subscription: Option<&str>, coupon: &str, param: &str) -> Result<String> {
+pub async fn attach_coupon(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer: &CustomerRow,
+    subscription: Option<&str>,
+    coupon: &str,
+    param: &str,
+) -> Result<String> {
     parse_id(param, coupon, billing::ids::CouponId::parse)?;
-    let c = store::catalog::get_coupon(tx, &ctx.org_id, coupon).await?.ok_or_else(|| AppError::not_found("coupon", coupon))?;
+    let c = store::catalog::get_coupon(tx, &ctx.org_id, coupon)
+        .await?
+        .ok_or_else(|| AppError::not_found("coupon", coupon))?;
     if let Some(cur) = &c.currency {
         if cur != &customer.currency {
-            return Err(AppError::invalid(param, format!("coupon {coupon} is in {cur}; the customer bills in {}", customer.currency)));
+            return Err(AppError::invalid(
+                param,
+                format!(
+                    "coupon {coupon} is in {cur}; the customer bills in {}",
+                    customer.currency
+                ),
+            ));
         }
     }
     let id = new_id!(billing::ids::DiscountId).to_string();
     store::subscriptions::insert_discounts(
         tx,
-        &[DiscountRow { id: id.clone(), org_id: ctx.org_id.clone(), customer_id: customer.id.clone(), subscription_id: subscription.map(str::to_string), coupon_id: c.id, invoices_applied: 0, created_at: ctx.now, ended_at: None }],
+        &[DiscountRow {
+            id: id.clone(),
+            org_id: ctx.org_id.clone(),
+            customer_id: customer.id.clone(),
+            subscription_id: subscription.map(str::to_string),
+            coupon_id: c.id,
+            invoices_applied: 0,
+            created_at: ctx.now,
+            ended_at: None,
+        }],
     )
     .await?;
     Ok(id)
@@ -402,37 +554,84 @@ pub struct DiscountView {
     pub coupon: String,
 }
 
-pub async fn create_discount(db: &Db, ctx: &Ctx, customer_id: &str, input: &DiscountCreate) -> Result<DiscountView> {
+pub async fn create_discount(
+    db: &Db,
+    ctx: &Ctx,
+    customer_id: &str,
+    input: &DiscountCreate,
+) -> Result<DiscountView> {
     parse_id("id", customer_id, CustomerId::parse)?;
     let mut tx = db.begin().await?;
-    let customer = store::customers::get(&mut tx, &ctx.org_id, customer_id).await?.ok_or_else(|| AppError::not_found("customer", customer_id))?;
+    let customer = store::customers::get(&mut tx, &ctx.org_id, customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", customer_id))?;
     if let Some(s) = &input.subscription {
         parse_id("subscription", s, SubscriptionId::parse)?;
-        let sub = store::subscriptions::get(&mut tx, &ctx.org_id, s).await?.ok_or_else(|| AppError::not_found("subscription", s))?;
+        let sub = store::subscriptions::get(&mut tx, &ctx.org_id, s)
+            .await?
+            .ok_or_else(|| AppError::not_found("subscription", s))?;
         if sub.customer_id != customer.id {
-            return Err(AppError::invalid("subscription", format!("subscription {s} belongs to another customer")));
+            return Err(AppError::invalid(
+                "subscription",
+                format!("subscription {s} belongs to another customer"),
+            ));
         }
     }
-    let id = attach_coupon(&mut tx, ctx, &customer, input.subscription.as_deref(), &input.coupon, "coupon").await?;
+    let id = attach_coupon(
+        &mut tx,
+        ctx,
+        &customer,
+        input.subscription.as_deref(),
+        &input.coupon,
+        "coupon",
+    )
+    .await?;
     tx.commit().await?;
-    Ok(DiscountView { id, object: "discount", customer: customer.id, subscription: input.subscription.clone(), coupon: input.coupon.clone() })
+    Ok(DiscountView {
+        id,
+        object: "discount",
+        customer: customer.id,
+        subscription: input.subscription.clone(),
+        coupon: input.coupon.clone(),
+    })
 }
 
 pub async fn get(db: &Db, ctx: &Ctx, id: &str) -> Result<Subscription> {
     parse_id("id", id, SubscriptionId::parse)?;
     let mut tx = db.read().await?;
-    let s = store::subscriptions::get(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("subscription", id))?;
-    let items = store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&s.id)).await?;
+    let s = store::subscriptions::get(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("subscription", id))?;
+    let items =
+        store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&s.id)).await?;
     Ok(view(s, &items))
 }
 
-pub async fn list(db: &Db, ctx: &Ctx, customer: Option<&str>, status: Option<&str>, starting_after: Option<&str>, limit: Option<i64>) -> Result<Page<Subscription>> {
+pub async fn list(
+    db: &Db,
+    ctx: &Ctx,
+    customer: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Subscription>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::subscriptions::list(&mut tx, &ctx.org_id, customer, status, starting_after, limit + 1).await?;
+    let rows = store::subscriptions::list(
+        &mut tx,
+        &ctx.org_id,
+        customer,
+        status,
+        starting_after,
+        limit + 1,
+    )
+    .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let items = store::subscriptions::items_of(&mut tx, &ctx.org_id, &ids).await?;
-    Ok(Page::from_rows(rows.into_iter().map(|r| view(r, &items)).collect(), limit))
+    Ok(Page::from_rows(
+        rows.into_iter().map(|r| view(r, &items)).collect(),
+        limit,
+    ))
 }
 
 /// What a change does, computed without writing anything.
@@ -460,20 +659,35 @@ struct Planned {
     after: i64,
 }
 
-async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &CustomerRow, change: &SubscriptionChange) -> Result<Planned> {
+async fn plan_change(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    sub: &SubscriptionRow,
+    customer: &CustomerRow,
+    change: &SubscriptionChange,
+) -> Result<Planned> {
     if sub.ended_at.is_some() || sub.status == "canceled" {
-        return Err(AppError::state("subscription_canceled", format!("subscription {} is canceled", sub.id)));
+        return Err(AppError::state(
+            "subscription_canceled",
+            format!("subscription {} is canceled", sub.id),
+        ));
     }
     if change.items.is_empty() {
         return Err(AppError::missing("items"));
     }
-    let old = store::subscriptions::items_of(tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
+    let old =
+        store::subscriptions::items_of(tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
     let mut new_items = old.clone();
     for (i, c) in change.items.iter().enumerate() {
         let p = format!("items[{i}]");
         match &c.id {
             Some(id) => {
-                let it = new_items.iter_mut().find(|x| &x.id == id).ok_or_else(|| AppError::invalid(format!("{p}.id"), format!("subscription {} has no item {id}", sub.id)))?;
+                let it = new_items.iter_mut().find(|x| &x.id == id).ok_or_else(|| {
+                    AppError::invalid(
+                        format!("{p}.id"),
+                        format!("subscription {} has no item {id}", sub.id),
+                    )
+                })?;
                 if c.deleted {
                     it.quantity = 0;
                     it.deleted_at = Some(ctx.now);
@@ -487,7 +701,10 @@ async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &C
                 }
             }
             None => {
-                let price = c.price.clone().ok_or_else(|| AppError::missing(&format!("{p}.price")))?;
+                let price = c
+                    .price
+                    .clone()
+                    .ok_or_else(|| AppError::missing(&format!("{p}.price")))?;
                 new_items.push(ItemRow {
                     id: new_id!(SubscriptionItemId).to_string(),
                     org_id: ctx.org_id.clone(),
@@ -502,16 +719,29 @@ async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &C
             }
         }
     }
-    let live: Vec<(String, i64)> = new_items.iter().filter(|i| i.deleted_at.is_none()).map(|i| (i.price_id.clone(), i.quantity)).collect();
+    let live: Vec<(String, i64)> = new_items
+        .iter()
+        .filter(|i| i.deleted_at.is_none())
+        .map(|i| (i.price_id.clone(), i.quantity))
+        .collect();
     let (mut prices, interval) = check_items(tx, &ctx.org_id, customer, &live, "items").await?;
-    if interval.unit().as_str() != sub.interval_unit || interval.count() as i64 != sub.interval_count {
-        return Err(AppError::invalid("items", "changing the interval is not supported: cancel and create a new subscription"));
+    if interval.unit().as_str() != sub.interval_unit
+        || interval.count() as i64 != sub.interval_count
+    {
+        return Err(AppError::invalid(
+            "items",
+            "changing the interval is not supported: cancel and create a new subscription",
+        ));
     }
     let old_ids: Vec<String> = old.iter().map(|i| i.price_id.clone()).collect();
     prices.extend(crate::catalog::load_prices(tx, &ctx.org_id, &old_ids).await?);
     let cur = &customer.currency;
     let sum = |items: &[ItemRow]| -> Result<i64> {
-        items.iter().filter(|i| i.deleted_at.is_none()).map(|i| item_amount(&prices[&i.price_id], cur, i.quantity)).sum()
+        items
+            .iter()
+            .filter(|i| i.deleted_at.is_none())
+            .map(|i| item_amount(&prices[&i.price_id], cur, i.quantity))
+            .sum()
     };
     let before = sum(&old)?;
     let after = sum(&new_items)?;
@@ -519,7 +749,12 @@ async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &C
         None => after > before || sub.status == "trialing",
         Some("now") => true,
         Some("period_end") => sub.status == "trialing",
-        Some(other) => return Err(AppError::invalid("effective", format!("unknown effective {other:?}: use now or period_end"))),
+        Some(other) => {
+            return Err(AppError::invalid(
+                "effective",
+                format!("unknown effective {other:?}: use now or period_end"),
+            ))
+        }
     };
     let tz = tz_of(customer)?;
     let period = current_period(sub);
@@ -528,18 +763,38 @@ async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &C
     if effective_now && sub.status != "trialing" {
         let remaining = billing::proration::remaining_days(&period, today);
         let total = period.days();
-        let rest = Period::from_dates(today, period.end_date, tz).map_err(|e| AppError::Internal(e.to_string()))?;
+        let rest = Period::from_dates(today, period.end_date, tz)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let mut lines = Vec::new();
         for o in &old {
             let n = new_items.iter().find(|n| n.id == o.id);
-            let unchanged = n.is_some_and(|n| n.deleted_at.is_none() && n.price_id == o.price_id && n.quantity == o.quantity);
+            let unchanged = n.is_some_and(|n| {
+                n.deleted_at.is_none() && n.price_id == o.price_id && n.quantity == o.quantity
+            });
             if unchanged || o.deleted_at.is_some() {
                 continue;
             }
             let price = &prices[&o.price_id];
-            let credit = -billing::proration::prorate(item_amount(price, cur, o.quantity)?, remaining, total).map_err(|e| AppError::Internal(e.to_string()))?;
+            let credit = -billing::proration::prorate(
+                item_amount(price, cur, o.quantity)?,
+                remaining,
+                total,
+            )
+            .map_err(|e| AppError::Internal(e.to_string()))?;
             if credit != 0 {
-                lines.push(line(LineKind::Proration, format!("Unused time on {} × {} ({}, {remaining} of {total} days)", price.product_name, o.quantity, fmt_period(&rest)), price, o.quantity, credit, rest));
+                lines.push(line(
+                    LineKind::Proration,
+                    format!(
+                        "Unused time on {} × {} ({}, {remaining} of {total} days)",
+                        price.product_name,
+                        o.quantity,
+                        fmt_period(&rest)
+                    ),
+                    price,
+                    o.quantity,
+                    credit,
+                    rest,
+                ));
             }
         }
         for n in new_items.iter().filter(|n| n.deleted_at.is_none()) {
@@ -548,14 +803,39 @@ async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &C
                 continue;
             }
             let price = &prices[&n.price_id];
-            let charge = billing::proration::prorate(item_amount(price, cur, n.quantity)?, remaining, total).map_err(|e| AppError::Internal(e.to_string()))?;
+            let charge =
+                billing::proration::prorate(item_amount(price, cur, n.quantity)?, remaining, total)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
             if charge != 0 {
-                lines.push(line(LineKind::Proration, format!("Remaining time on {} × {} ({}, {remaining} of {total} days)", price.product_name, n.quantity, fmt_period(&rest)), price, n.quantity, charge, rest));
+                lines.push(line(
+                    LineKind::Proration,
+                    format!(
+                        "Remaining time on {} × {} ({}, {remaining} of {total} days)",
+                        price.product_name,
+                        n.quantity,
+                        fmt_period(&rest)
+                    ),
+                    price,
+                    n.quantity,
+                    charge,
+                    rest,
+                ));
             }
         }
         if !lines.is_empty() {
             let treatment = invoicing::treatment_of(tx, &ctx.org_id, customer).await?;
-            invoice = Some(invoicing::build(customer, Some(&sub.id), "subscription_update", None, Some((rest.start, rest.end)), lines, &mut [], false, &treatment, customer.credit_balance)?);
+            invoice = Some(invoicing::build(
+                customer,
+                Some(&sub.id),
+                "subscription_update",
+                None,
+                Some((rest.start, rest.end)),
+                lines,
+                &mut [],
+                false,
+                &treatment,
+                customer.credit_balance,
+            )?);
         }
     }
     if !effective_now {
@@ -572,32 +852,65 @@ async fn plan_change(tx: &mut Tx, ctx: &Ctx, sub: &SubscriptionRow, customer: &C
                         p.pending_quantity = Some(n.quantity);
                     }
                 }
-                None => pending.push(ItemRow { price_id: n.price_id.clone(), quantity: 0, pending_price_id: Some(n.price_id.clone()), pending_quantity: Some(n.quantity), ..n.clone() }),
+                None => pending.push(ItemRow {
+                    price_id: n.price_id.clone(),
+                    quantity: 0,
+                    pending_price_id: Some(n.price_id.clone()),
+                    pending_quantity: Some(n.quantity),
+                    ..n.clone()
+                }),
             }
         }
         new_items = pending;
     }
-    Ok(Planned { effective_now, proration_date: today, new_items, invoice, before, after })
+    Ok(Planned {
+        effective_now,
+        proration_date: today,
+        new_items,
+        invoice,
+        before,
+        after,
+    })
 }
 
 fn item_views(items: &[ItemRow]) -> Vec<SubscriptionItem> {
     items
         .iter()
         .filter(|i| i.deleted_at.is_none())
-        .map(|i| SubscriptionItem { id: i.id.clone(), price: i.price_id.clone(), quantity: i.quantity, pending_price: i.pending_price_id.clone(), pending_quantity: i.pending_quantity })
+        .map(|i| SubscriptionItem {
+            id: i.id.clone(),
+            price: i.price_id.clone(),
+            quantity: i.quantity,
+            pending_price: i.pending_price_id.clone(),
+            pending_quantity: i.pending_quantity,
+        })
         .collect()
 }
 
 /// The exact effect of a change, writing nothing.
-pub async fn preview_change(db: &Db, ctx: &Ctx, id: &str, change: &SubscriptionChange) -> Result<ChangePreview> {
+pub async fn preview_change(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    change: &SubscriptionChange,
+) -> Result<ChangePreview> {
     parse_id("id", id, SubscriptionId::parse)?;
     let mut tx = db.read().await?;
-    let sub = store::subscriptions::get(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("subscription", id))?;
-    let customer = store::customers::get(&mut tx, &ctx.org_id, &sub.customer_id).await?.ok_or_else(|| AppError::not_found("customer", &sub.customer_id))?;
+    let sub = store::subscriptions::get(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("subscription", id))?;
+    let customer = store::customers::get(&mut tx, &ctx.org_id, &sub.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &sub.customer_id))?;
     let plan = plan_change(&mut tx, ctx, &sub, &customer, change).await?;
     Ok(ChangePreview {
         object: "subscription_change_preview",
-        effective: if plan.effective_now { "now" } else { "period_end" }.into(),
+        effective: if plan.effective_now {
+            "now"
+        } else {
+            "period_end"
+        }
+        .into(),
         proration_date: plan.proration_date,
         invoice: plan.invoice.as_ref().map(invoicing::preview_view),
         amount_per_period_before: plan.before,
@@ -607,13 +920,23 @@ pub async fn preview_change(db: &Db, ctx: &Ctx, id: &str, change: &SubscriptionC
 }
 
 /// Applies a change; an immediate change with a price effect is invoiced at once.
-pub async fn change(db: &Db, ctx: &Ctx, id: &str, change: &SubscriptionChange) -> Result<(Subscription, Option<invoicing::Invoice>)> {
+pub async fn change(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    change: &SubscriptionChange,
+) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("id", id, SubscriptionId::parse)?;
     let mut tx = db.begin().await?;
-    let sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("subscription", id))?;
-    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &sub.customer_id).await?.ok_or_else(|| AppError::not_found("customer", &sub.customer_id))?;
+    let sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("subscription", id))?;
+    let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &sub.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &sub.customer_id))?;
     let plan = plan_change(&mut tx, ctx, &sub, &customer, change).await?;
-    let old = store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
+    let old =
+        store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
     for it in &plan.new_items {
         if old.iter().any(|o| o.id == it.id) {
             store::subscriptions::update_item(&mut tx, it).await?;
@@ -621,7 +944,12 @@ pub async fn change(db: &Db, ctx: &Ctx, id: &str, change: &SubscriptionChange) -
             store::subscriptions::insert_items(&mut tx, std::slice::from_ref(it)).await?;
         }
     }
-    let used: Vec<String> = plan.new_items.iter().flat_map(|i| [Some(i.price_id.clone()), i.pending_price_id.clone()]).flatten().collect();
+    let used: Vec<String> = plan
+        .new_items
+        .iter()
+        .flat_map(|i| [Some(i.price_id.clone()), i.pending_price_id.clone()])
+        .flatten()
+        .collect();
     store::catalog::mark_prices_used(&mut tx, &ctx.org_id, &used).await?;
     let mut invoice = None;
     if let Some(inv) = plan.invoice {
@@ -631,31 +959,48 @@ pub async fn change(db: &Db, ctx: &Ctx, id: &str, change: &SubscriptionChange) -
     let mut sub = sub;
     sub.updated_at = ctx.now;
     store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
-    let items = store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
+    let items =
+        store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
 }
 
 /// Cancels at period end (default) or now, optionally crediting the unused part.
-pub async fn cancel(db: &Db, ctx: &Ctx, id: &str, input: &SubscriptionCancel) -> Result<(Subscription, Option<invoicing::Invoice>)> {
+pub async fn cancel(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    input: &SubscriptionCancel,
+) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("id", id, SubscriptionId::parse)?;
     let mut tx = db.begin().await?;
-    let mut sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id).await?.ok_or_else(|| AppError::not_found("subscription", id))?;
+    let mut sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("subscription", id))?;
     if sub.ended_at.is_some() {
-        return Err(AppError::state("subscription_canceled", format!("subscription {id} is already canceled")));
+        return Err(AppError::state(
+            "subscription_canceled",
+            format!("subscription {id} is already canceled"),
+        ));
     }
     let at_period_end = input.at_period_end.unwrap_or(true);
     if at_period_end && input.prorate {
-        return Err(AppError::invalid("prorate", "prorate applies only to an immediate cancel (at_period_end: false)"));
+        return Err(AppError::invalid(
+            "prorate",
+            "prorate applies only to an immediate cancel (at_period_end: false)",
+        ));
     }
-    let items = store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
+    let items =
+        store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
     let mut invoice = None;
     sub.canceled_at = Some(ctx.now);
     sub.updated_at = ctx.now;
     if at_period_end {
         sub.cancel_at_period_end = true;
     } else {
-        let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &sub.customer_id).await?.ok_or_else(|| AppError::not_found("customer", &sub.customer_id))?;
+        let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &sub.customer_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("customer", &sub.customer_id))?;
         if input.prorate && sub.status != "trialing" {
             let tz = tz_of(&customer)?;
             let period = current_period(&sub);
@@ -668,7 +1013,12 @@ pub async fn cancel(db: &Db, ctx: &Ctx, id: &str, input: &SubscriptionCancel) ->
             if let Some(rest) = rest {
                 for it in &items {
                     let price = &prices[&it.price_id];
-                    let credit = -billing::proration::prorate(item_amount(price, &customer.currency, it.quantity)?, remaining, period.days()).map_err(|e| AppError::Internal(e.to_string()))?;
+                    let credit = -billing::proration::prorate(
+                        item_amount(price, &customer.currency, it.quantity)?,
+                        remaining,
+                        period.days(),
+                    )
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
                     if credit != 0 {
                         lines.push(line(LineKind::Proration, format!("Unused time on {} × {} after cancellation ({}, {remaining} of {} days)", price.product_name, it.quantity, fmt_period(&rest), period.days()), price, it.quantity, credit, rest));
                     }
@@ -676,7 +1026,18 @@ pub async fn cancel(db: &Db, ctx: &Ctx, id: &str, input: &SubscriptionCancel) ->
             }
             if !lines.is_empty() {
                 let treatment = invoicing::treatment_of(&mut tx, &ctx.org_id, &customer).await?;
-                let inv = invoicing::build(&customer, Some(&sub.id), "subscription_cancel", None, None, lines, &mut [], false, &treatment, customer.credit_balance)?;
+                let inv = invoicing::build(
+                    &customer,
+                    Some(&sub.id),
+                    "subscription_cancel",
+                    None,
+                    None,
+                    lines,
+                    &mut [],
+                    false,
+                    &treatment,
+                    customer.credit_balance,
+                )?;
                 let rows = invoicing::write(&mut tx, &ctx.org_id, ctx.now, &[inv], true).await?;
                 invoice = Some(invoicing::load(&mut tx, &ctx.org_id, &rows[0].id).await?);
             }
@@ -723,12 +1084,25 @@ pub fn renew(
     }
     let sched = schedule(sub, tz)?;
     let next = sub.period_index + 1;
-    let period = sched.period(next as u32).map_err(|e| AppError::Internal(e.to_string()))?;
+    let period = sched
+        .period(next as u32)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     set_period(sub, next, &period);
     if sub.status == "trialing" {
         sub.status = "active".into();
     }
     let lines = period_lines(items, prices, &customer.currency, &period, None)?;
-    let inv = invoicing::build(customer, Some(&sub.id), "subscription_cycle", Some(period.start), Some((period.start, period.end)), lines, discounts, true, treatment, credit_balance)?;
+    let inv = invoicing::build(
+        customer,
+        Some(&sub.id),
+        "subscription_cycle",
+        Some(period.start),
+        Some((period.start, period.end)),
+        lines,
+        discounts,
+        true,
+        treatment,
+        credit_balance,
+    )?;
     Ok(Some(inv))
 }

@@ -4,7 +4,11 @@ use crate::{AppError, Result};
 use billing::ids::IdError;
 
 /// Parses a typed id supplied as `param`, with an error naming it.
-pub fn parse_id<T>(param: &str, s: &str, parse: fn(&str) -> std::result::Result<T, IdError>) -> Result<T> {
+pub fn parse_id<T>(
+    param: &str,
+    s: &str,
+    parse: fn(&str) -> std::result::Result<T, IdError>,
+) -> Result<T> {
     parse(s).map_err(|e| AppError::invalid(param, e.to_string()))
 }
 

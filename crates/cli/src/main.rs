@@ -1,1 +1,187 @@
-fn main() {}
+//! `ledgerdesk`: the one binary. Commands: serve, migrate, demo, bill-run, verify, bench.
+//! Every command takes `--database URL` (or `LEDGERDESK_DATABASE_URL`), default
+//! `sqlite://ledgerdesk.db`; a `postgres://` URL works the same way.
+
+mod bench;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use store::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "ledgerdesk",
+    version,
+    about = "Billing and the service desk that answers for it"
+)]
+struct Cli {
+    /// sqlite://FILE (created if missing) or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGERDESK_DATABASE_URL",
+        default_value = "sqlite://ledgerdesk.db"
+    )]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates, and loads the demo organisation into a new database).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Do not load demo data into a new database.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load the demo organisation (catalog, ~200 customers, a year of history).
+    Demo,
+    /// Invoice every subscription period that has started by --at (default now).
+    BillRun {
+        /// RFC 3339 instant, e.g. 2026-12-01T00:00:00Z
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+        /// Only this organisation.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Check every ledger and invoice invariant; exits 1 naming each violation.
+    Verify,
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+async fn open(url: &str) -> Result<Db> {
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("cannot open database {url}"))?;
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.set_message(msg.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+async fn load_demo(db: &Db) -> Result<app::demo::DemoSummary> {
+    let pb = spinner("loading demo data");
+    let s = app::demo::load(db, Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("demo: {e}"))?;
+    pb.finish_and_clear();
+    eprintln!(
+        "demo organisation {}: {} customers, {} subscriptions, {} invoices, {} credit notes",
+        s.org_id, s.customers, s.subscriptions, s.invoices, s.credit_notes
+    );
+    Ok(s)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEDGERDESK_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, no_demo } => {
+            let db = open(&cli.database).await?;
+            let fresh = {
+                let mut tx = db.read().await?;
+                !store::orgs::any_org(&mut tx).await?
+            };
+            if fresh && !no_demo {
+                load_demo(&db).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            if fresh && !no_demo {
+                eprintln!("demo API key: {}", app::demo::DEMO_API_KEY);
+            }
+            eprintln!(
+                "ledgerdesk listening on http://{addr} (database {})",
+                cli.database
+            );
+            println!("listening on http://{addr}");
+            web::serve(db, listener).await?;
+        }
+        Command::Migrate => {
+            let db = Db::connect(&cli.database).await?;
+            let n = db.migrate().await?;
+            eprintln!("applied {n} migration(s) to {}", cli.database);
+        }
+        Command::Demo => {
+            let db = open(&cli.database).await?;
+            let s = load_demo(&db).await?;
+            println!("demo API key: {}", s.api_key);
+        }
+        Command::BillRun { at, org } => {
+            let db = open(&cli.database).await?;
+            let at = at.unwrap_or_else(Utc::now);
+            let pb = spinner("billing");
+            let started = std::time::Instant::now();
+            let report = app::billrun::run(&db, org.as_deref(), at, |n| {
+                pb.set_message(format!("billing: {n} invoices"))
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("bill run: {e}"))?;
+            pb.finish_and_clear();
+            eprintln!(
+                "bill run at {}: {} subscriptions, {} invoices, {} ended, in {:.2?}",
+                at.to_rfc3339(),
+                report.subscriptions_examined,
+                report.invoices_created,
+                report.subscriptions_ended,
+                started.elapsed()
+            );
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Verify => {
+            let db = open(&cli.database).await?;
+            let violations = verify(&db).await?;
+            if !violations.is_empty() {
+                for v in &violations {
+                    eprintln!("VIOLATION {}: {}", v.invariant, v.detail);
+                }
+                bail!("{} invariant violation(s)", violations.len());
+            }
+            eprintln!("verify: every invariant holds");
+        }
+        Command::Bench { which } => {
+            bench::run(&cli.database, which).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn verify(db: &Db) -> Result<Vec<store::verify::Violation>> {
+    let mut tx = db.read().await?;
+    Ok(store::verify::check_all(&mut tx).await?)
+}

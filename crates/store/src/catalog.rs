@@ -70,14 +70,27 @@ pub struct CouponRow {
 }
 
 pub async fn insert_products(tx: &mut Tx, rows: &[ProductRow]) -> Result<u64> {
-    Ok(insert_rows!(tx, "INSERT INTO products (id, org_id, name, description, active, created_at) ", rows, 1000, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.name).push_bind(&r.description).push_bind(r.active).push_bind(r.created_at);
-    }))
+    Ok(insert_rows!(
+        tx,
+        "INSERT INTO products (id, org_id, name, description, active, created_at) ",
+        rows,
+        1000,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.name)
+                .push_bind(&r.description)
+                .push_bind(r.active)
+                .push_bind(r.created_at);
+        }
+    ))
 }
 
 pub async fn get_product(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<ProductRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, ProductRow>("SELECT id, org_id, name, description, active, created_at FROM products WHERE org_id = $1 AND id = $2")
-        .bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, ProductRow>("SELECT id, org_id, name, description, active, created_at FROM products WHERE org_id = $1 AND id = $2")
+        .bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
 pub async fn update_product(tx: &mut Tx, r: &ProductRow) -> Result<()> {
@@ -86,34 +99,84 @@ pub async fn update_product(tx: &mut Tx, r: &ProductRow) -> Result<()> {
     Ok(())
 }
 
-pub async fn list_products(tx: &mut Tx, org_id: &str, starting_after: Option<&str>, limit: i64) -> Result<Vec<ProductRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, ProductRow>("SELECT id, org_id, name, description, active, created_at FROM products WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3")
-        .bind(org_id).bind(starting_after).bind(limit).fetch_all(c).await?))
+pub async fn list_products(
+    tx: &mut Tx,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ProductRow>> {
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, ProductRow>("SELECT id, org_id, name, description, active, created_at FROM products WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3")
+        .bind(org_id).bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
-pub async fn insert_prices(tx: &mut Tx, rows: &[PriceRow], amounts: &[PriceAmountRow]) -> Result<()> {
-    insert_rows!(tx, format!("INSERT INTO prices ({PRICE_COLS}) "), rows, 1000, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.product_id).push_bind(&r.nickname).push_bind(&r.kind)
-            .push_bind(&r.interval_unit).push_bind(r.interval_count).push_bind(&r.usage_type).push_bind(&r.model)
-            .push_bind(&r.tax_behavior).push_bind(r.active).push_bind(r.used).push_bind(r.created_at);
-    });
-    insert_rows!(tx, "INSERT INTO price_currency_amounts (org_id, price_id, currency, pricing) ", amounts, 1000, |b, r| {
-        b.push_bind(&r.org_id).push_bind(&r.price_id).push_bind(&r.currency).push_bind(&r.pricing);
-    });
+pub async fn insert_prices(
+    tx: &mut Tx,
+    rows: &[PriceRow],
+    amounts: &[PriceAmountRow],
+) -> Result<()> {
+    insert_rows!(
+        tx,
+        format!("INSERT INTO prices ({PRICE_COLS}) "),
+        rows,
+        1000,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.product_id)
+                .push_bind(&r.nickname)
+                .push_bind(&r.kind)
+                .push_bind(&r.interval_unit)
+                .push_bind(r.interval_count)
+                .push_bind(&r.usage_type)
+                .push_bind(&r.model)
+                .push_bind(&r.tax_behavior)
+                .push_bind(r.active)
+                .push_bind(r.used)
+                .push_bind(r.created_at);
+        }
+    );
+    insert_rows!(
+        tx,
+        "INSERT INTO price_currency_amounts (org_id, price_id, currency, pricing) ",
+        amounts,
+        1000,
+        |b, r| {
+            b.push_bind(&r.org_id)
+                .push_bind(&r.price_id)
+                .push_bind(&r.currency)
+                .push_bind(&r.pricing);
+        }
+    );
     Ok(())
 }
 
 pub async fn get_price(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<PriceRow>> {
     let sql = format!("SELECT {PRICE_COLS} FROM prices WHERE org_id = $1 AND id = $2");
-    Ok(on!(tx, c => sqlx::query_as::<_, PriceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PriceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
-pub async fn list_prices(tx: &mut Tx, org_id: &str, product_id: Option<&str>, starting_after: Option<&str>, limit: i64) -> Result<Vec<PriceRow>> {
+pub async fn list_prices(
+    tx: &mut Tx,
+    org_id: &str,
+    product_id: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<PriceRow>> {
     let sql = format!("SELECT {PRICE_COLS} FROM prices WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR product_id = $2) AND (CAST($3 AS TEXT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4");
-    Ok(on!(tx, c => sqlx::query_as::<_, PriceRow>(&sql).bind(org_id).bind(product_id).bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PriceRow>(&sql).bind(org_id).bind(product_id).bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
-pub async fn price_amounts(tx: &mut Tx, org_id: &str, price_ids: &[String]) -> Result<Vec<PriceAmountRow>> {
+pub async fn price_amounts(
+    tx: &mut Tx,
+    org_id: &str,
+    price_ids: &[String],
+) -> Result<Vec<PriceAmountRow>> {
     let mut out = Vec::new();
     for chunk in price_ids.chunks(500) {
         let rows: Vec<PriceAmountRow> = on!(tx, c => {
@@ -131,7 +194,13 @@ pub async fn price_amounts(tx: &mut Tx, org_id: &str, price_ids: &[String]) -> R
     Ok(out)
 }
 
-pub async fn set_price_flags(tx: &mut Tx, org_id: &str, id: &str, active: bool, nickname: Option<&str>) -> Result<()> {
+pub async fn set_price_flags(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    active: bool,
+    nickname: Option<&str>,
+) -> Result<()> {
     on!(tx, c => sqlx::query("UPDATE prices SET active = $3, nickname = $4 WHERE org_id = $1 AND id = $2")
         .bind(org_id).bind(id).bind(active).bind(nickname).execute(c).await?.rows_affected());
     Ok(())
@@ -168,14 +237,22 @@ pub async fn insert_tax_rates(tx: &mut Tx, rows: &[TaxRateRow]) -> Result<u64> {
     }))
 }
 
-pub async fn list_tax_rates(tx: &mut Tx, org_id: &str, active_only: bool) -> Result<Vec<TaxRateRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, TaxRateRow>("SELECT id, org_id, display_name, percentage, country, region, active, created_at FROM tax_rates WHERE org_id = $1 AND (active OR NOT $2) ORDER BY id DESC")
-        .bind(org_id).bind(active_only).fetch_all(c).await?))
+pub async fn list_tax_rates(
+    tx: &mut Tx,
+    org_id: &str,
+    active_only: bool,
+) -> Result<Vec<TaxRateRow>> {
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, TaxRateRow>("SELECT id, org_id, display_name, percentage, country, region, active, created_at FROM tax_rates WHERE org_id = $1 AND (active OR NOT $2) ORDER BY id DESC")
+        .bind(org_id).bind(active_only).fetch_all(c).await?),
+    )
 }
 
 pub async fn get_tax_rate(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<TaxRateRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, TaxRateRow>("SELECT id, org_id, display_name, percentage, country, region, active, created_at FROM tax_rates WHERE org_id = $1 AND id = $2")
-        .bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, TaxRateRow>("SELECT id, org_id, display_name, percentage, country, region, active, created_at FROM tax_rates WHERE org_id = $1 AND id = $2")
+        .bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
 pub async fn insert_coupons(tx: &mut Tx, rows: &[CouponRow]) -> Result<u64> {
@@ -189,10 +266,19 @@ const COUPON_COLS: &str = "id, org_id, name, percent_off, amount_off, currency, 
 
 pub async fn get_coupon(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<CouponRow>> {
     let sql = format!("SELECT {COUPON_COLS} FROM coupons WHERE org_id = $1 AND id = $2");
-    Ok(on!(tx, c => sqlx::query_as::<_, CouponRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CouponRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
-pub async fn list_coupons(tx: &mut Tx, org_id: &str, starting_after: Option<&str>, limit: i64) -> Result<Vec<CouponRow>> {
+pub async fn list_coupons(
+    tx: &mut Tx,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CouponRow>> {
     let sql = format!("SELECT {COUPON_COLS} FROM coupons WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3");
-    Ok(on!(tx, c => sqlx::query_as::<_, CouponRow>(&sql).bind(org_id).bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CouponRow>(&sql).bind(org_id).bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }

@@ -53,14 +53,34 @@ pub struct ContactRow {
 }
 
 pub async fn insert(tx: &mut Tx, rows: &[CustomerRow]) -> Result<u64> {
-    Ok(insert_rows!(tx, format!("INSERT INTO customers ({COLS}) "), rows, 1000, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.external_id).push_bind(&r.name)
-            .push_bind(&r.email).push_bind(&r.phone).push_bind(&r.time_zone).push_bind(&r.locale)
-            .push_bind(&r.currency).push_bind(r.tax_exempt).push_bind(&r.address_line1)
-            .push_bind(&r.address_line2).push_bind(&r.address_city).push_bind(&r.address_postal_code)
-            .push_bind(&r.address_region).push_bind(&r.address_country).push_bind(&r.metadata)
-            .push_bind(r.credit_balance).push_bind(r.created_at).push_bind(r.updated_at);
-    }))
+    Ok(insert_rows!(
+        tx,
+        format!("INSERT INTO customers ({COLS}) "),
+        rows,
+        1000,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.external_id)
+                .push_bind(&r.name)
+                .push_bind(&r.email)
+                .push_bind(&r.phone)
+                .push_bind(&r.time_zone)
+                .push_bind(&r.locale)
+                .push_bind(&r.currency)
+                .push_bind(r.tax_exempt)
+                .push_bind(&r.address_line1)
+                .push_bind(&r.address_line2)
+                .push_bind(&r.address_city)
+                .push_bind(&r.address_postal_code)
+                .push_bind(&r.address_region)
+                .push_bind(&r.address_country)
+                .push_bind(&r.metadata)
+                .push_bind(r.credit_balance)
+                .push_bind(r.created_at)
+                .push_bind(r.updated_at);
+        }
+    ))
 }
 
 /// Replaces the editable fields of a customer (not its currency, balance or creation).
@@ -79,25 +99,40 @@ pub async fn update(tx: &mut Tx, r: &CustomerRow) -> Result<()> {
 
 pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<CustomerRow>> {
     let sql = format!("SELECT {COLS} FROM customers WHERE org_id = $1 AND id = $2");
-    Ok(on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
 /// Locks the customer row for the rest of the transaction (PostgreSQL), so balance changes
 /// of one customer are serialized.
 pub async fn get_for_update(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<CustomerRow>> {
-    let sql = format!("SELECT {COLS} FROM customers WHERE org_id = $1 AND id = $2{}", tx.for_update());
-    Ok(on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    let sql = format!(
+        "SELECT {COLS} FROM customers WHERE org_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
 /// Newest first. `query` matches email or external id exactly (case-insensitive), or a
 /// part of the name.
-pub async fn list(tx: &mut Tx, org_id: &str, query: Option<&str>, starting_after: Option<&str>, limit: i64) -> Result<Vec<CustomerRow>> {
+pub async fn list(
+    tx: &mut Tx,
+    org_id: &str,
+    query: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CustomerRow>> {
     let sql = format!(
         "SELECT {COLS} FROM customers WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id < $2) \
          AND (CAST($3 AS TEXT) IS NULL OR LOWER(email) = LOWER($3) OR external_id = $3 OR LOWER(name) LIKE '%' || LOWER($3) || '%') \
          ORDER BY id DESC LIMIT $4"
     );
-    Ok(on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(starting_after).bind(query).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(starting_after).bind(query).bind(limit).fetch_all(c).await?),
+    )
 }
 
 /// Adds `delta` (may be negative) to the credit balance; the CHECK keeps it ≥ 0.
@@ -110,20 +145,36 @@ pub async fn add_credit_balance(tx: &mut Tx, org_id: &str, id: &str, delta: i64)
     Ok(())
 }
 
-pub async fn replace_tax_ids(tx: &mut Tx, org_id: &str, customer_id: &str, rows: &[TaxIdRow]) -> Result<()> {
+pub async fn replace_tax_ids(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+    rows: &[TaxIdRow],
+) -> Result<()> {
     on!(tx, c => sqlx::query("DELETE FROM customer_tax_ids WHERE org_id = $1 AND customer_id = $2")
         .bind(org_id).bind(customer_id).execute(c).await?.rows_affected());
     if !rows.is_empty() {
-        insert_rows!(tx, "INSERT INTO customer_tax_ids (org_id, customer_id, kind, value) ", rows, 1000, |b, r| {
-            b.push_bind(&r.org_id).push_bind(&r.customer_id).push_bind(&r.kind).push_bind(&r.value);
-        });
+        insert_rows!(
+            tx,
+            "INSERT INTO customer_tax_ids (org_id, customer_id, kind, value) ",
+            rows,
+            1000,
+            |b, r| {
+                b.push_bind(&r.org_id)
+                    .push_bind(&r.customer_id)
+                    .push_bind(&r.kind)
+                    .push_bind(&r.value);
+            }
+        );
     }
     Ok(())
 }
 
 pub async fn tax_ids(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Vec<TaxIdRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, TaxIdRow>("SELECT org_id, customer_id, kind, value FROM customer_tax_ids WHERE org_id = $1 AND customer_id = $2 ORDER BY value")
-        .bind(org_id).bind(customer_id).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, TaxIdRow>("SELECT org_id, customer_id, kind, value FROM customer_tax_ids WHERE org_id = $1 AND customer_id = $2 ORDER BY value")
+        .bind(org_id).bind(customer_id).fetch_all(c).await?),
+    )
 }
 
 pub async fn insert_contacts(tx: &mut Tx, rows: &[ContactRow]) -> Result<u64> {
@@ -134,8 +185,10 @@ pub async fn insert_contacts(tx: &mut Tx, rows: &[ContactRow]) -> Result<u64> {
 }
 
 pub async fn contacts(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Vec<ContactRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, ContactRow>("SELECT id, org_id, customer_id, name, email, phone, role, created_at FROM customer_contacts WHERE org_id = $1 AND customer_id = $2 ORDER BY id")
-        .bind(org_id).bind(customer_id).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, ContactRow>("SELECT id, org_id, customer_id, name, email, phone, role, created_at FROM customer_contacts WHERE org_id = $1 AND customer_id = $2 ORDER BY id")
+        .bind(org_id).bind(customer_id).fetch_all(c).await?),
+    )
 }
 
 /// Many customers of one organisation by id.
@@ -158,7 +211,11 @@ pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<C
 }
 
 /// EU VAT ids of many customers: customer id → values.
-pub async fn eu_vat_ids(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+pub async fn eu_vat_ids(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
     let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for chunk in ids.chunks(1000) {
         let rows: Vec<(String, String)> = on!(tx, c => {

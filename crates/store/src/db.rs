@@ -73,7 +73,10 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut opts = PgConnectOptions::from_str(url)?;
             if let Some(schema) = schema {
-                let setup = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+                let setup = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts.clone())
+                    .await?;
                 sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                     .execute(&setup)
                     .await?;

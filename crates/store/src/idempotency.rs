@@ -16,7 +16,13 @@ pub struct IdempotencyRow {
 
 /// Claims `key`. Returns None when the key is new (now claimed in `tx`), or the stored row.
 /// Keys older than 24 h are forgotten and claimed afresh.
-pub async fn claim(tx: &mut Tx, org_id: &str, key: &str, request_hash: &str, now: DateTime<Utc>) -> Result<Option<IdempotencyRow>> {
+pub async fn claim(
+    tx: &mut Tx,
+    org_id: &str,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<IdempotencyRow>> {
     let expired = now - chrono::Duration::hours(24);
     on!(tx, c => sqlx::query("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND created_at < $3")
         .bind(org_id).bind(key).bind(expired).execute(c).await?.rows_affected());
@@ -25,13 +31,27 @@ pub async fn claim(tx: &mut Tx, org_id: &str, key: &str, request_hash: &str, now
     if inserted == 1 {
         return Ok(None);
     }
-    Ok(on!(tx, c => sqlx::query_as::<_, IdempotencyRow>("SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE org_id = $1 AND key = $2")
-        .bind(org_id).bind(key).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, IdempotencyRow>("SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE org_id = $1 AND key = $2")
+        .bind(org_id).bind(key).fetch_optional(c).await?),
+    )
 }
 
 /// Stores the response of the request that claimed `key`.
-pub async fn complete(tx: &mut Tx, org_id: &str, key: &str, status_code: i64, body: &str) -> Result<()> {
+pub async fn complete(
+    tx: &mut Tx,
+    org_id: &str,
+    key: &str,
+    status_code: i64,
+    body: &str,
+) -> Result<()> {
     on!(tx, c => sqlx::query("UPDATE idempotency_keys SET status_code = $3, response_body = $4 WHERE org_id = $1 AND key = $2")
         .bind(org_id).bind(key).bind(status_code).bind(body).execute(c).await?.rows_affected());
+    Ok(())
+}
+
+/// Forgets a claimed key whose request was refused before it did anything.
+pub async fn release(tx: &mut Tx, org_id: &str, key: &str) -> Result<()> {
+    on!(tx, c => sqlx::query("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2").bind(org_id).bind(key).execute(c).await?.rows_affected());
     Ok(())
 }

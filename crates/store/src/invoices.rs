@@ -102,47 +102,115 @@ pub struct CreditNoteLineRow {
 }
 
 pub async fn insert(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<u64> {
-    Ok(insert_rows!(tx, format!("INSERT INTO invoices ({INV_COLS}) "), rows, 500, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.customer_id).push_bind(&r.subscription_id)
-            .push_bind(&r.billing_reason).push_bind(r.billing_period_start).push_bind(r.period_start).push_bind(r.period_end)
-            .push_bind(&r.status).push_bind(&r.currency).push_bind(&r.number).push_bind(r.subtotal).push_bind(r.total_discount)
-            .push_bind(r.total_tax).push_bind(r.total_net).push_bind(r.total).push_bind(r.credit_applied)
-            .push_bind(r.credit_to_balance).push_bind(r.amount_due).push_bind(r.amount_paid).push_bind(r.amount_credited)
-            .push_bind(r.amount_remaining).push_bind(&r.tax_note).push_bind(&r.memo).push_bind(r.created_at)
-            .push_bind(r.finalized_at).push_bind(r.voided_at).push_bind(r.marked_uncollectible_at);
-    }))
+    Ok(insert_rows!(
+        tx,
+        format!("INSERT INTO invoices ({INV_COLS}) "),
+        rows,
+        500,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.customer_id)
+                .push_bind(&r.subscription_id)
+                .push_bind(&r.billing_reason)
+                .push_bind(r.billing_period_start)
+                .push_bind(r.period_start)
+                .push_bind(r.period_end)
+                .push_bind(&r.status)
+                .push_bind(&r.currency)
+                .push_bind(&r.number)
+                .push_bind(r.subtotal)
+                .push_bind(r.total_discount)
+                .push_bind(r.total_tax)
+                .push_bind(r.total_net)
+                .push_bind(r.total)
+                .push_bind(r.credit_applied)
+                .push_bind(r.credit_to_balance)
+                .push_bind(r.amount_due)
+                .push_bind(r.amount_paid)
+                .push_bind(r.amount_credited)
+                .push_bind(r.amount_remaining)
+                .push_bind(&r.tax_note)
+                .push_bind(&r.memo)
+                .push_bind(r.created_at)
+                .push_bind(r.finalized_at)
+                .push_bind(r.voided_at)
+                .push_bind(r.marked_uncollectible_at);
+        }
+    ))
 }
 
 pub async fn insert_lines(tx: &mut Tx, rows: &[LineRow]) -> Result<u64> {
-    Ok(insert_rows!(tx, format!("INSERT INTO invoice_lines ({LINE_COLS}) "), rows, 500, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.invoice_id).push_bind(r.position).push_bind(&r.kind)
-            .push_bind(&r.description).push_bind(&r.product_id).push_bind(&r.price_id).push_bind(&r.quantity)
-            .push_bind(r.amount).push_bind(r.discount_amount).push_bind(r.tax_amount).push_bind(r.net_amount)
-            .push_bind(r.total).push_bind(&r.tax_rate_id).push_bind(&r.tax_percentage).push_bind(r.tax_inclusive)
-            .push_bind(r.period_start).push_bind(r.period_end).push_bind(r.period_start_date).push_bind(r.period_end_date);
-    }))
+    Ok(insert_rows!(
+        tx,
+        format!("INSERT INTO invoice_lines ({LINE_COLS}) "),
+        rows,
+        500,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.invoice_id)
+                .push_bind(r.position)
+                .push_bind(&r.kind)
+                .push_bind(&r.description)
+                .push_bind(&r.product_id)
+                .push_bind(&r.price_id)
+                .push_bind(&r.quantity)
+                .push_bind(r.amount)
+                .push_bind(r.discount_amount)
+                .push_bind(r.tax_amount)
+                .push_bind(r.net_amount)
+                .push_bind(r.total)
+                .push_bind(&r.tax_rate_id)
+                .push_bind(&r.tax_percentage)
+                .push_bind(r.tax_inclusive)
+                .push_bind(r.period_start)
+                .push_bind(r.period_end)
+                .push_bind(r.period_start_date)
+                .push_bind(r.period_end_date);
+        }
+    ))
 }
 
 pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<InvoiceRow>> {
     let sql = format!("SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND id = $2");
-    Ok(on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
 pub async fn get_for_update(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<InvoiceRow>> {
-    let sql = format!("SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND id = $2{}", tx.for_update());
-    Ok(on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    let sql = format!(
+        "SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
-pub async fn list(tx: &mut Tx, org_id: &str, customer_id: Option<&str>, subscription_id: Option<&str>, status: Option<&str>, starting_after: Option<&str>, limit: i64) -> Result<Vec<InvoiceRow>> {
+pub async fn list(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: Option<&str>,
+    subscription_id: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>> {
     let sql = format!("SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
         AND (CAST($3 AS TEXT) IS NULL OR subscription_id = $3) AND (CAST($4 AS TEXT) IS NULL OR status = $4) \
         AND (CAST($5 AS TEXT) IS NULL OR id < $5) ORDER BY id DESC LIMIT $6");
-    Ok(on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(customer_id).bind(subscription_id).bind(status).bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(customer_id).bind(subscription_id).bind(status).bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
 pub async fn lines(tx: &mut Tx, org_id: &str, invoice_id: &str) -> Result<Vec<LineRow>> {
     let sql = format!("SELECT {LINE_COLS} FROM invoice_lines WHERE org_id = $1 AND invoice_id = $2 ORDER BY position");
-    Ok(on!(tx, c => sqlx::query_as::<_, LineRow>(&sql).bind(org_id).bind(invoice_id).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, LineRow>(&sql).bind(org_id).bind(invoice_id).fetch_all(c).await?),
+    )
 }
 
 pub async fn delete_lines(tx: &mut Tx, org_id: &str, invoice_id: &str) -> Result<()> {
@@ -166,7 +234,11 @@ pub async fn update(tx: &mut Tx, r: &InvoiceRow) -> Result<()> {
 }
 
 /// Which of these (subscription, period start) pairs already have an invoice.
-pub async fn existing_periods(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<Vec<(String, DateTime<Utc>)>> {
+pub async fn existing_periods(
+    tx: &mut Tx,
+    org_id: &str,
+    sub_ids: &[String],
+) -> Result<Vec<(String, DateTime<Utc>)>> {
     let mut out = Vec::new();
     for chunk in sub_ids.chunks(1000) {
         let rows: Vec<(String, DateTime<Utc>)> = on!(tx, c => {
@@ -194,12 +266,33 @@ pub async fn take_numbers(tx: &mut Tx, org_id: &str, series: &str, count: i64) -
     Ok(next - count)
 }
 
-pub async fn insert_credit_note(tx: &mut Tx, cn: &CreditNoteRow, lines: &[CreditNoteLineRow]) -> Result<()> {
-    insert_rows!(tx, format!("INSERT INTO credit_notes ({CN_COLS}) "), std::slice::from_ref(cn), 1, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.invoice_id).push_bind(&r.customer_id).push_bind(&r.number)
-            .push_bind(&r.reason).push_bind(&r.memo).push_bind(&r.currency).push_bind(r.total).push_bind(r.total_net)
-            .push_bind(r.total_tax).push_bind(r.amount_to_invoice).push_bind(r.amount_to_credit_balance).push_bind(r.created_at);
-    });
+pub async fn insert_credit_note(
+    tx: &mut Tx,
+    cn: &CreditNoteRow,
+    lines: &[CreditNoteLineRow],
+) -> Result<()> {
+    insert_rows!(
+        tx,
+        format!("INSERT INTO credit_notes ({CN_COLS}) "),
+        std::slice::from_ref(cn),
+        1,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.invoice_id)
+                .push_bind(&r.customer_id)
+                .push_bind(&r.number)
+                .push_bind(&r.reason)
+                .push_bind(&r.memo)
+                .push_bind(&r.currency)
+                .push_bind(r.total)
+                .push_bind(r.total_net)
+                .push_bind(r.total_tax)
+                .push_bind(r.amount_to_invoice)
+                .push_bind(r.amount_to_credit_balance)
+                .push_bind(r.created_at);
+        }
+    );
     insert_rows!(tx, "INSERT INTO credit_note_lines (id, org_id, credit_note_id, invoice_line_id, amount, net_amount, tax_amount) ", lines, 1000, |b, r| {
         b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.credit_note_id).push_bind(&r.invoice_line_id)
             .push_bind(r.amount).push_bind(r.net_amount).push_bind(r.tax_amount);
@@ -209,22 +302,43 @@ pub async fn insert_credit_note(tx: &mut Tx, cn: &CreditNoteRow, lines: &[Credit
 
 pub async fn get_credit_note(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<CreditNoteRow>> {
     let sql = format!("SELECT {CN_COLS} FROM credit_notes WHERE org_id = $1 AND id = $2");
-    Ok(on!(tx, c => sqlx::query_as::<_, CreditNoteRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CreditNoteRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
-pub async fn list_credit_notes(tx: &mut Tx, org_id: &str, invoice_id: Option<&str>, customer_id: Option<&str>, starting_after: Option<&str>, limit: i64) -> Result<Vec<CreditNoteRow>> {
+pub async fn list_credit_notes(
+    tx: &mut Tx,
+    org_id: &str,
+    invoice_id: Option<&str>,
+    customer_id: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CreditNoteRow>> {
     let sql = format!("SELECT {CN_COLS} FROM credit_notes WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR invoice_id = $2) \
         AND (CAST($3 AS TEXT) IS NULL OR customer_id = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5");
-    Ok(on!(tx, c => sqlx::query_as::<_, CreditNoteRow>(&sql).bind(org_id).bind(invoice_id).bind(customer_id).bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CreditNoteRow>(&sql).bind(org_id).bind(invoice_id).bind(customer_id).bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
-pub async fn credit_note_lines(tx: &mut Tx, org_id: &str, credit_note_id: &str) -> Result<Vec<CreditNoteLineRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, CreditNoteLineRow>("SELECT id, org_id, credit_note_id, invoice_line_id, amount, net_amount, tax_amount FROM credit_note_lines WHERE org_id = $1 AND credit_note_id = $2 ORDER BY id")
-        .bind(org_id).bind(credit_note_id).fetch_all(c).await?))
+pub async fn credit_note_lines(
+    tx: &mut Tx,
+    org_id: &str,
+    credit_note_id: &str,
+) -> Result<Vec<CreditNoteLineRow>> {
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, CreditNoteLineRow>("SELECT id, org_id, credit_note_id, invoice_line_id, amount, net_amount, tax_amount FROM credit_note_lines WHERE org_id = $1 AND credit_note_id = $2 ORDER BY id")
+        .bind(org_id).bind(credit_note_id).fetch_all(c).await?),
+    )
 }
 
 /// Per invoice line: (line id, total credited, tax credited) by all credit notes so far.
-pub async fn credited_per_line(tx: &mut Tx, org_id: &str, invoice_id: &str) -> Result<Vec<(String, i64, i64)>> {
+pub async fn credited_per_line(
+    tx: &mut Tx,
+    org_id: &str,
+    invoice_id: &str,
+) -> Result<Vec<(String, i64, i64)>> {
     Ok(on!(tx, c => sqlx::query_as::<_, (String, i64, i64)>(
         "SELECT l.invoice_line_id, CAST(SUM(l.amount) AS BIGINT), CAST(SUM(l.tax_amount) AS BIGINT) FROM credit_note_lines l \
          JOIN credit_notes n ON n.id = l.credit_note_id WHERE n.org_id = $1 AND n.invoice_id = $2 GROUP BY l.invoice_line_id")

@@ -57,7 +57,13 @@ pub struct EntryView {
 
 /// Entries of one customer's accounts (or of the whole organisation), newest first, paged by
 /// entry id.
-pub async fn entries(tx: &mut Tx, org_id: &str, customer_id: Option<&str>, starting_after: Option<i64>, limit: i64) -> Result<Vec<EntryView>> {
+pub async fn entries(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: Option<&str>,
+    starting_after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EntryView>> {
     Ok(on!(tx, c => sqlx::query_as::<_, EntryView>(
         "SELECT e.id, e.transaction_id, t.kind, t.invoice_id, t.credit_note_id, e.account, e.customer_id, e.currency, e.debit, e.credit, t.created_at \
          FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id \
@@ -67,7 +73,11 @@ pub async fn entries(tx: &mut Tx, org_id: &str, customer_id: Option<&str>, start
 }
 
 /// Balance (debits − credits) per account of one customer: (account, currency, balance).
-pub async fn customer_balances(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Vec<(String, String, i64)>> {
+pub async fn customer_balances(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<Vec<(String, String, i64)>> {
     Ok(on!(tx, c => sqlx::query_as::<_, (String, String, i64)>(
         "SELECT account, currency, CAST(SUM(debit) - SUM(credit) AS BIGINT) FROM ledger_entries \
          WHERE org_id = $1 AND customer_id = $2 GROUP BY account, currency ORDER BY account, currency")

@@ -10,6 +10,7 @@
 
 #[macro_use]
 mod db;
+pub mod bench;
 pub mod billruns;
 pub mod catalog;
 pub mod customers;
@@ -18,6 +19,7 @@ pub mod invoices;
 pub mod ledger;
 pub mod orgs;
 pub mod subscriptions;
+pub mod testing;
 pub mod verify;
 
 pub use db::{Backend, Db, Tx};

@@ -20,16 +20,28 @@ pub async fn insert_org(tx: &mut Tx, org: &OrgRow) -> Result<()> {
 }
 
 pub async fn get_org(tx: &mut Tx, id: &str) -> Result<Option<OrgRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, OrgRow>("SELECT id, name, country, created_at FROM organisations WHERE id = $1")
-        .bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, OrgRow>("SELECT id, name, country, created_at FROM organisations WHERE id = $1")
+        .bind(id).fetch_optional(c).await?),
+    )
 }
 
 pub async fn list_orgs(tx: &mut Tx) -> Result<Vec<OrgRow>> {
-    Ok(on!(tx, c => sqlx::query_as::<_, OrgRow>("SELECT id, name, country, created_at FROM organisations ORDER BY id")
-        .fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, OrgRow>("SELECT id, name, country, created_at FROM organisations ORDER BY id")
+        .fetch_all(c).await?),
+    )
 }
 
-pub async fn insert_api_key(tx: &mut Tx, id: &str, org_id: &str, name: &str, key_hash: &str, key_prefix: &str, now: DateTime<Utc>) -> Result<()> {
+pub async fn insert_api_key(
+    tx: &mut Tx,
+    id: &str,
+    org_id: &str,
+    name: &str,
+    key_hash: &str,
+    key_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     on!(tx, c => sqlx::query("INSERT INTO api_keys (id, org_id, name, key_hash, key_prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id).bind(org_id).bind(name).bind(key_hash).bind(key_prefix).bind(now)
         .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
@@ -38,6 +50,15 @@ pub async fn insert_api_key(tx: &mut Tx, id: &str, org_id: &str, name: &str, key
 
 /// The organisation of a live (not revoked) key with this hash.
 pub async fn org_for_key_hash(tx: &mut Tx, key_hash: &str) -> Result<Option<String>> {
-    Ok(on!(tx, c => sqlx::query_scalar::<_, String>("SELECT org_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-        .bind(key_hash).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_scalar::<_, String>("SELECT org_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+        .bind(key_hash).fetch_optional(c).await?),
+    )
+}
+
+/// Whether any organisation exists (a new database has none).
+pub async fn any_org(tx: &mut Tx) -> Result<bool> {
+    let n: i64 =
+        on!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(c).await?);
+    Ok(n > 0)
 }

@@ -59,49 +59,114 @@ pub struct DiscountRow {
 }
 
 pub async fn insert(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<u64> {
-    Ok(insert_rows!(tx, format!("INSERT INTO subscriptions ({SUB_COLS}) "), rows, 1000, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.customer_id).push_bind(&r.status).push_bind(&r.currency)
-            .push_bind(&r.interval_unit).push_bind(r.interval_count).push_bind(r.anchor_date).push_bind(r.period_index)
-            .push_bind(r.current_period_start).push_bind(r.current_period_end).push_bind(r.current_period_start_date)
-            .push_bind(r.current_period_end_date).push_bind(r.trial_end).push_bind(r.cancel_at_period_end)
-            .push_bind(r.canceled_at).push_bind(r.ended_at).push_bind(r.created_at).push_bind(r.updated_at);
-    }))
+    Ok(insert_rows!(
+        tx,
+        format!("INSERT INTO subscriptions ({SUB_COLS}) "),
+        rows,
+        1000,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.customer_id)
+                .push_bind(&r.status)
+                .push_bind(&r.currency)
+                .push_bind(&r.interval_unit)
+                .push_bind(r.interval_count)
+                .push_bind(r.anchor_date)
+                .push_bind(r.period_index)
+                .push_bind(r.current_period_start)
+                .push_bind(r.current_period_end)
+                .push_bind(r.current_period_start_date)
+                .push_bind(r.current_period_end_date)
+                .push_bind(r.trial_end)
+                .push_bind(r.cancel_at_period_end)
+                .push_bind(r.canceled_at)
+                .push_bind(r.ended_at)
+                .push_bind(r.created_at)
+                .push_bind(r.updated_at);
+        }
+    ))
 }
 
 pub async fn insert_items(tx: &mut Tx, rows: &[ItemRow]) -> Result<u64> {
-    Ok(insert_rows!(tx, format!("INSERT INTO subscription_items ({ITEM_COLS}) "), rows, 1000, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.subscription_id).push_bind(&r.price_id).push_bind(r.quantity)
-            .push_bind(&r.pending_price_id).push_bind(r.pending_quantity).push_bind(r.created_at).push_bind(r.deleted_at);
-    }))
+    Ok(insert_rows!(
+        tx,
+        format!("INSERT INTO subscription_items ({ITEM_COLS}) "),
+        rows,
+        1000,
+        |b, r| {
+            b.push_bind(&r.id)
+                .push_bind(&r.org_id)
+                .push_bind(&r.subscription_id)
+                .push_bind(&r.price_id)
+                .push_bind(r.quantity)
+                .push_bind(&r.pending_price_id)
+                .push_bind(r.pending_quantity)
+                .push_bind(r.created_at)
+                .push_bind(r.deleted_at);
+        }
+    ))
 }
 
 pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<SubscriptionRow>> {
     let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id = $2");
-    Ok(on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
 /// Reads and locks one subscription (PostgreSQL `FOR UPDATE`).
-pub async fn get_for_update(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<SubscriptionRow>> {
-    let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id = $2{}", tx.for_update());
-    Ok(on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?))
+pub async fn get_for_update(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<SubscriptionRow>> {
+    let sql = format!(
+        "SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
 }
 
-pub async fn list(tx: &mut Tx, org_id: &str, customer_id: Option<&str>, status: Option<&str>, starting_after: Option<&str>, limit: i64) -> Result<Vec<SubscriptionRow>> {
+pub async fn list(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SubscriptionRow>> {
     let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
         AND (CAST($3 AS TEXT) IS NULL OR status = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5");
-    Ok(on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(customer_id).bind(status).bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(customer_id).bind(status).bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
 /// Ids of live subscriptions whose current period has ended by `at`, after `after_id`,
 /// in id order (all organisations when `org_id` is None).
-pub async fn due_ids(tx: &mut Tx, org_id: Option<&str>, at: DateTime<Utc>, after_id: &str, limit: i64) -> Result<Vec<(String, String)>> {
+pub async fn due_ids(
+    tx: &mut Tx,
+    org_id: Option<&str>,
+    at: DateTime<Utc>,
+    after_id: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>> {
     let sql = "SELECT org_id, id FROM subscriptions WHERE ended_at IS NULL AND current_period_end <= $1 AND id > $2 \
         AND (CAST($3 AS TEXT) IS NULL OR org_id = $3) ORDER BY id LIMIT $4";
-    Ok(on!(tx, c => sqlx::query_as::<_, (String, String)>(sql).bind(at).bind(after_id).bind(org_id).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, (String, String)>(sql).bind(at).bind(after_id).bind(org_id).bind(limit).fetch_all(c).await?),
+    )
 }
 
 /// Reads and locks the given subscriptions of one organisation.
-pub async fn get_many_for_update(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<SubscriptionRow>> {
+pub async fn get_many_for_update(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<SubscriptionRow>> {
     let lock = tx.for_update();
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
@@ -177,7 +242,11 @@ pub async fn insert_discounts(tx: &mut Tx, rows: &[DiscountRow]) -> Result<u64> 
 }
 
 /// Live discounts of these customers (customer-wide and per subscription).
-pub async fn discounts_of_customers(tx: &mut Tx, org_id: &str, customer_ids: &[String]) -> Result<Vec<DiscountRow>> {
+pub async fn discounts_of_customers(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_ids: &[String],
+) -> Result<Vec<DiscountRow>> {
     let mut out = Vec::new();
     for chunk in customer_ids.chunks(1000) {
         let rows: Vec<DiscountRow> = on!(tx, c => {
@@ -196,7 +265,12 @@ pub async fn discounts_of_customers(tx: &mut Tx, org_id: &str, customer_ids: &[S
 }
 
 /// Counts one more invoice for a discount, ending it at `ended_at` if given.
-pub async fn discount_applied(tx: &mut Tx, org_id: &str, id: &str, ended_at: Option<DateTime<Utc>>) -> Result<()> {
+pub async fn discount_applied(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    ended_at: Option<DateTime<Utc>>,
+) -> Result<()> {
     on!(tx, c => sqlx::query("UPDATE discounts SET invoices_applied = invoices_applied + 1, ended_at = $3 WHERE org_id = $1 AND id = $2")
         .bind(org_id).bind(id).bind(ended_at).execute(c).await?.rows_affected());
     Ok(())

@@ -22,7 +22,10 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          GROUP BY transaction_id HAVING SUM(debit) <> SUM(credit) ORDER BY transaction_id LIMIT 1000")
         .fetch_all(c).await?);
     for (id, d, c) in rows {
-        out.push(Violation { invariant: "transaction_balances", detail: format!("ledger transaction {id}: debits {d} ≠ credits {c}") });
+        out.push(Violation {
+            invariant: "transaction_balances",
+            detail: format!("ledger transaction {id}: debits {d} ≠ credits {c}"),
+        });
     }
 
     let rows: Vec<(String, String, i64, i64)> = on!(tx, c => sqlx::query_as(
@@ -35,7 +38,12 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          WHERE COALESCE(led.bal, 0) <> COALESCE(inv.due, 0) ORDER BY k.customer_id LIMIT 1000")
         .fetch_all(c).await?);
     for (cus, cur, bal, due) in rows {
-        out.push(Violation { invariant: "receivable_equals_open_invoices", detail: format!("customer {cus} {cur}: receivable {bal} ≠ amount remaining on open invoices {due}") });
+        out.push(Violation {
+            invariant: "receivable_equals_open_invoices",
+            detail: format!(
+                "customer {cus} {cur}: receivable {bal} ≠ amount remaining on open invoices {due}"
+            ),
+        });
     }
 
     let rows: Vec<(String, String, i64)> = on!(tx, c => sqlx::query_as(
@@ -43,7 +51,10 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          GROUP BY customer_id, currency HAVING SUM(credit) - SUM(debit) < 0 ORDER BY customer_id LIMIT 1000")
         .fetch_all(c).await?);
     for (cus, cur, bal) in rows {
-        out.push(Violation { invariant: "credit_balance_not_negative", detail: format!("customer {cus} {cur}: credit balance {bal} < 0") });
+        out.push(Violation {
+            invariant: "credit_balance_not_negative",
+            detail: format!("customer {cus} {cur}: credit balance {bal} < 0"),
+        });
     }
 
     let rows: Vec<(String, i64, i64)> = on!(tx, c => sqlx::query_as(
@@ -52,7 +63,10 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          WHERE c.credit_balance <> COALESCE(led.bal, 0) ORDER BY c.id LIMIT 1000")
         .fetch_all(c).await?);
     for (cus, col, led) in rows {
-        out.push(Violation { invariant: "credit_balance_matches_ledger", detail: format!("customer {cus}: credit_balance column {col} ≠ ledger {led}") });
+        out.push(Violation {
+            invariant: "credit_balance_matches_ledger",
+            detail: format!("customer {cus}: credit_balance column {col} ≠ ledger {led}"),
+        });
     }
 
     let rows: Vec<(String, i64, i64, i64, i64)> = on!(tx, c => sqlx::query_as(
@@ -62,7 +76,12 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          ORDER BY i.id LIMIT 1000")
         .fetch_all(c).await?);
     for (id, total, lines, tax, ltax) in rows {
-        out.push(Violation { invariant: "invoice_total_equals_lines", detail: format!("invoice {id}: total {total} vs lines {lines}, tax {tax} vs lines {ltax}") });
+        out.push(Violation {
+            invariant: "invoice_total_equals_lines",
+            detail: format!(
+                "invoice {id}: total {total} vs lines {lines}, tax {tax} vs lines {ltax}"
+            ),
+        });
     }
 
     let rows: Vec<(String, i64, i64, i64, i64, i64)> = on!(tx, c => sqlx::query_as(
@@ -79,7 +98,10 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          GROUP BY l.id, l.total HAVING SUM(c.amount) > l.total ORDER BY l.id LIMIT 1000")
         .fetch_all(c).await?);
     for (id, total, credited) in rows {
-        out.push(Violation { invariant: "credit_notes_within_invoiced", detail: format!("invoice line {id}: credited {credited} > invoiced {total}") });
+        out.push(Violation {
+            invariant: "credit_notes_within_invoiced",
+            detail: format!("invoice line {id}: credited {credited} > invoiced {total}"),
+        });
     }
 
     let rows: Vec<(String, String, i64, i64)> = on!(tx, c => sqlx::query_as(

@@ -1,1 +1,77 @@
-//! placeholder
+//! HTTP interface of Ledgerdesk: the `/v1` JSON API (Stripe-style resources, errors,
+//! cursor pagination, `Idempotency-Key` on money-moving POSTs) and `/openapi.json`.
+//!
+//! Handlers are thin: parse, call one use case of `app`, serialize. The clock is read here,
+//! at the edge, and passed down in `app::Ctx`.
+
+mod error;
+mod extract;
+mod idempotency;
+pub mod openapi;
+mod routes;
+
+pub use error::{ApiError, ErrorBody};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::Db;
+
+/// Largest accepted request body (bytes).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub key_cache: KeyCache,
+}
+
+impl AppState {
+    pub fn new(db: Db) -> AppState {
+        AppState {
+            db,
+            key_cache: KeyCache::default(),
+        }
+    }
+}
+
+/// API key → organisation, remembered for a minute so a request costs no key lookup.
+/// Keys are never revoked through this API yet; when they are, the cache must be cleared.
+#[derive(Clone, Default)]
+pub struct KeyCache(Arc<Mutex<HashMap<String, (String, Instant)>>>);
+
+impl KeyCache {
+    const TTL: Duration = Duration::from_secs(60);
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        let map = self.0.lock().ok()?;
+        map.get(&app::orgs::hash_key(key))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(org, _)| org.clone())
+    }
+
+    pub fn put(&self, key: &str, org: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(app::orgs::hash_key(key), (org.to_string(), Instant::now()));
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves until ctrl-c.
+pub async fn serve(db: Db, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = router(AppState::new(db));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,353 @@
+//! Benchmarks. Each builds its own data in a fresh database of the backend `--database`
+//! names (a new SQLite file in the temp directory, or a new schema in the PostgreSQL
+//! database, dropped afterwards), so it never touches real data.
+//!
+//! `bench bill-run --subscriptions N`: N customers with one subscription each (two items
+//! for every third one, a coupon for every tenth, EUR customers taxed at 19%), all with a
+//! period ending before T; then the bill run at T (one renewal invoice each), then verify.
+//! Prints invoices/s and rows written/s, and, as the machine's own limit in the same run,
+//! rows/s of a plain multi-row insert of as many rows into the same database.
+
+use anyhow::{bail, Context, Result};
+use billing::ids::*;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use clap::Subcommand;
+use std::time::Instant;
+use store::catalog::{CouponRow, PriceAmountRow, PriceRow, ProductRow, TaxRateRow};
+use store::customers::CustomerRow;
+use store::subscriptions::{DiscountRow, ItemRow, SubscriptionRow};
+use store::{new_id, Backend, Db};
+
+#[derive(Subcommand)]
+pub enum Which {
+    /// Bill run throughput over N subscriptions.
+    BillRun {
+        #[arg(long, default_value_t = 100_000)]
+        subscriptions: usize,
+    },
+}
+
+pub async fn run(url: &str, which: Which) -> Result<()> {
+    match which {
+        Which::BillRun { subscriptions } => bill_run(url, subscriptions).await,
+    }
+}
+
+/// A fresh database on the backend of `url`, and how to clean it up.
+async fn scratch(url: &str) -> Result<(Db, Option<std::path::PathBuf>, Option<String>)> {
+    if url.starts_with("sqlite:") {
+        let path = std::env::temp_dir().join(format!(
+            "{}.db",
+            store::testing::unique_name("ledgerdesk_bench")
+        ));
+        let db = Db::connect(&format!("sqlite://{}", path.display())).await?;
+        db.migrate().await?;
+        Ok((db, Some(path), None))
+    } else {
+        let schema = store::testing::unique_name("bench");
+        let db = Db::connect_in_schema(url, Some(&schema))
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
+        db.migrate().await?;
+        Ok((db, None, Some(schema)))
+    }
+}
+
+async fn cleanup(
+    db: Db,
+    url: &str,
+    path: Option<std::path::PathBuf>,
+    schema: Option<String>,
+) -> Result<()> {
+    db.close().await;
+    if let Some(p) = path {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+        }
+    }
+    if let Some(s) = schema {
+        let admin = Db::connect(url).await?;
+        if let Db::Pg(p) = &admin {
+            sqlx::query(&format!("DROP SCHEMA \"{s}\" CASCADE"))
+                .execute(p)
+                .await?;
+        }
+        admin.close().await;
+    }
+    Ok(())
+}
+
+fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+async fn bill_run(url: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        bail!("--subscriptions must be at least 1");
+    }
+    let (db, path, schema) = scratch(url).await?;
+    let backend = match db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    eprintln!("bench bill-run: {n} subscriptions on {backend}");
+    let build = Instant::now();
+    let now = t(2026, 1, 1);
+    let org = app::orgs::create_org(&db, "Bench Org", "DE", now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let org_id = org.org_id.clone();
+    let mut tx = db.begin().await?;
+    let product = ProductRow {
+        id: new_id!(ProductId).to_string(),
+        org_id: org_id.clone(),
+        name: "Platform".into(),
+        description: None,
+        active: true,
+        created_at: now,
+    };
+    let addon = ProductRow {
+        id: new_id!(ProductId).to_string(),
+        org_id: org_id.clone(),
+        name: "Seats".into(),
+        description: None,
+        active: true,
+        created_at: now,
+    };
+    store::catalog::insert_products(&mut tx, &[product.clone(), addon.clone()]).await?;
+    let price = |product: &str, model: &str| PriceRow {
+        id: new_id!(PriceId).to_string(),
+        org_id: org_id.clone(),
+        product_id: product.to_string(),
+        nickname: None,
+        kind: "recurring".into(),
+        interval_unit: Some("month".into()),
+        interval_count: Some(1),
+        usage_type: "licensed".into(),
+        model: model.into(),
+        tax_behavior: "exclusive".into(),
+        active: true,
+        used: true,
+        created_at: now,
+    };
+    let flat = price(&product.id, "flat");
+    let seats = price(&addon.id, "graduated");
+    let amount = |p: &PriceRow, cur: &str, json: &str| PriceAmountRow {
+        org_id: org_id.clone(),
+        price_id: p.id.clone(),
+        currency: cur.into(),
+        pricing: json.into(),
+    };
+    let amounts = vec![
+        amount(&flat, "USD", r#"{"model":"flat","amount":"4900"}"#),
+        amount(&flat, "EUR", r#"{"model":"flat","amount":"4500"}"#),
+        amount(
+            &seats,
+            "USD",
+            r#"{"model":"graduated","tiers":[{"up_to":5,"unit_amount":"1000","flat_amount":"0"},{"up_to":null,"unit_amount":"750","flat_amount":"0"}]}"#,
+        ),
+        amount(
+            &seats,
+            "EUR",
+            r#"{"model":"graduated","tiers":[{"up_to":5,"unit_amount":"900","flat_amount":"0"},{"up_to":null,"unit_amount":"700","flat_amount":"0"}]}"#,
+        ),
+    ];
+    store::catalog::insert_prices(&mut tx, &[flat.clone(), seats.clone()], &amounts).await?;
+    store::catalog::insert_tax_rates(
+        &mut tx,
+        &[TaxRateRow {
+            id: new_id!(TaxRateId).to_string(),
+            org_id: org_id.clone(),
+            display_name: "VAT DE".into(),
+            percentage: "19".into(),
+            country: "DE".into(),
+            region: None,
+            active: true,
+            created_at: now,
+        }],
+    )
+    .await?;
+    let coupon = CouponRow {
+        id: new_id!(CouponId).to_string(),
+        org_id: org_id.clone(),
+        name: "10% forever".into(),
+        percent_off: Some("10".into()),
+        amount_off: None,
+        currency: None,
+        duration: "forever".into(),
+        duration_in_periods: None,
+        product_ids: None,
+        created_at: now,
+    };
+    store::catalog::insert_coupons(&mut tx, std::slice::from_ref(&coupon)).await?;
+    tx.commit().await?;
+
+    let zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"];
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let end = NaiveDate::from_ymd_opt(2026, 2, 1).expect("date");
+    for chunk_start in (0..n).step_by(5000) {
+        let chunk_end = (chunk_start + 5000).min(n);
+        let mut customers = Vec::new();
+        let mut subs = Vec::new();
+        let mut items = Vec::new();
+        let mut discounts = Vec::new();
+        for i in chunk_start..chunk_end {
+            let eur = i % 2 == 0;
+            let tz: chrono_tz::Tz = zones[i % zones.len()]
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let cid = new_id!(CustomerId).to_string();
+            customers.push(CustomerRow {
+                id: cid.clone(),
+                org_id: org_id.clone(),
+                external_id: None,
+                name: format!("Bench customer {i}"),
+                email: Some(format!("c{i}@example.com")),
+                phone: None,
+                time_zone: tz.name().into(),
+                locale: "en".into(),
+                currency: if eur { "EUR" } else { "USD" }.into(),
+                tax_exempt: false,
+                address_line1: None,
+                address_line2: None,
+                address_city: None,
+                address_postal_code: None,
+                address_region: None,
+                address_country: Some(if eur { "DE" } else { "US" }.into()),
+                metadata: "{}".into(),
+                credit_balance: 0,
+                created_at: now,
+                updated_at: now,
+            });
+            let p = billing::period::Period::from_dates(start, end, tz)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let sid = new_id!(SubscriptionId).to_string();
+            subs.push(SubscriptionRow {
+                id: sid.clone(),
+                org_id: org_id.clone(),
+                customer_id: cid.clone(),
+                status: "active".into(),
+                currency: if eur { "EUR" } else { "USD" }.into(),
+                interval_unit: "month".into(),
+                interval_count: 1,
+                anchor_date: start,
+                period_index: 0,
+                current_period_start: p.start,
+                current_period_end: p.end,
+                current_period_start_date: p.start_date,
+                current_period_end_date: p.end_date,
+                trial_end: None,
+                cancel_at_period_end: false,
+                canceled_at: None,
+                ended_at: None,
+                created_at: now,
+                updated_at: now,
+            });
+            let item = |price: &str, q: i64| ItemRow {
+                id: new_id!(SubscriptionItemId).to_string(),
+                org_id: org_id.clone(),
+                subscription_id: sid.clone(),
+                price_id: price.into(),
+                quantity: q,
+                pending_price_id: None,
+                pending_quantity: None,
+                created_at: now,
+                deleted_at: None,
+            };
+            items.push(item(&flat.id, 1));
+            if i % 3 == 0 {
+                items.push(item(&seats.id, (i % 12) as i64 + 1));
+            }
+            if i % 10 == 0 {
+                discounts.push(DiscountRow {
+                    id: new_id!(DiscountId).to_string(),
+                    org_id: org_id.clone(),
+                    customer_id: cid,
+                    subscription_id: None,
+                    coupon_id: coupon.id.clone(),
+                    invoices_applied: 0,
+                    created_at: now,
+                    ended_at: None,
+                });
+            }
+        }
+        let mut tx = db.begin().await?;
+        store::customers::insert(&mut tx, &customers).await?;
+        store::subscriptions::insert(&mut tx, &subs).await?;
+        store::subscriptions::insert_items(&mut tx, &items).await?;
+        store::subscriptions::insert_discounts(&mut tx, &discounts).await?;
+        tx.commit().await?;
+    }
+    eprintln!(
+        "built {n} customers and subscriptions in {:.2?}",
+        build.elapsed()
+    );
+
+    let at = t(2026, 2, 1) + chrono::Duration::hours(12);
+    let started = Instant::now();
+    let report = app::billrun::run(&db, None, at, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("bill run: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    let verify_started = Instant::now();
+    let violations = {
+        let mut tx = db.read().await?;
+        store::verify::check_all(&mut tx).await?
+    };
+    let verify_secs = verify_started.elapsed().as_secs_f64();
+
+    // The machine's own limit: the same number of rows, multi-row inserted into the same
+    // database in one transaction, with as many columns as an invoice line.
+    let base_rows = report.rows_written as usize;
+    let base = baseline(&db, base_rows).await?;
+
+    println!("backend            {backend}");
+    println!("subscriptions      {n}");
+    println!("invoices           {}", report.invoices_created);
+    println!("rows written       {}", report.rows_written);
+    println!("bill run           {secs:.2} s");
+    println!(
+        "invoices/s         {:.0}",
+        report.invoices_created as f64 / secs
+    );
+    println!(
+        "rows written/s     {:.0}",
+        report.rows_written as f64 / secs
+    );
+    println!("baseline insert/s  {:.0}   ({base_rows} rows, plain multi-row INSERT into the same database)", base_rows as f64 / base);
+    println!(
+        "verify             {verify_secs:.2} s, {} violation(s)",
+        violations.len()
+    );
+    for v in &violations {
+        println!("VIOLATION {}: {}", v.invariant, v.detail);
+    }
+    cleanup(db, url, path, schema).await?;
+    if report.invoices_created != n as u64 {
+        bail!("expected {n} invoices, got {}", report.invoices_created);
+    }
+    if !violations.is_empty() {
+        bail!("verify found {} violation(s)", violations.len());
+    }
+    Ok(())
+}
+
+async fn baseline(db: &Db, rows: usize) -> Result<f64> {
+    let mut tx = db.begin().await?;
+    store::bench::create_baseline_table(&mut tx).await?;
+    let data: Vec<(String, i64, String)> = (0..rows)
+        .map(|i| {
+            (
+                format!("row{i:012}"),
+                i as i64,
+                "baseline payload text".to_string(),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    store::bench::insert_baseline(&mut tx, &data).await?;
+    tx.commit().await?;
+    Ok(started.elapsed().as_secs_f64())
+}

@@ -1,0 +1,52 @@
+//! Fresh databases for tests, on both backends.
+//!
+//! SQLite: a new file in the temp directory. PostgreSQL: a new schema in the database named
+//! by `LEDGERDESK_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! PostgreSQL tests run unless that variable is `off`; when asked to run and the server
+//! cannot be reached, they fail — they never skip silently.
+
+use crate::{Backend, Db};
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL URL for tests, or None when PostgreSQL tests are switched off.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("LEDGERDESK_TEST_POSTGRES") {
+        Ok(v) if v == "off" => None,
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => Some(DEFAULT_PG.to_string()),
+    }
+}
+
+/// A unique lowercase name for a test database or schema.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", crate::random_suffix().to_ascii_lowercase())
+}
+
+/// A migrated, empty database of `backend`, with the URL that reaches it (for spawning
+/// processes), or None for PostgreSQL when switched off. Panics if PostgreSQL is asked for
+/// and unreachable.
+pub async fn fresh(backend: Backend) -> Option<(Db, String)> {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique_name("ledgerdesk_test")));
+            let url = format!("sqlite://{}", path.display());
+            let db = Db::connect(&url).await.expect("open sqlite test database");
+            db.migrate().await.expect("migrate sqlite test database");
+            Some((db, url))
+        }
+        Backend::Postgres => {
+            let base = postgres_url()?;
+            let schema = unique_name("t");
+            let db = Db::connect_in_schema(&base, Some(&schema)).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL tests are on (LEDGERDESK_TEST_POSTGRES={base}) but it cannot be reached: {e}. Start PostgreSQL or set LEDGERDESK_TEST_POSTGRES=off")
+            });
+            db.migrate().await.expect("migrate postgres test schema");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            Some((
+                db,
+                format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI document, generated from the handlers' annotations and the types' schemas.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ledgerdesk API", version = "1", description = "Billing and the service desk that answers for it. Amounts are integers in the currency's minor unit."),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+    paths(
+        crate::routes::create_customer, crate::routes::list_customers, crate::routes::get_customer, crate::routes::update_customer,
+        crate::routes::add_contact, crate::routes::create_discount, crate::routes::customer_balance,
+        crate::routes::create_product, crate::routes::list_products, crate::routes::get_product, crate::routes::update_product,
+        crate::routes::create_price, crate::routes::list_prices, crate::routes::get_price, crate::routes::update_price, crate::routes::delete_price,
+        crate::routes::create_tax_rate, crate::routes::list_tax_rates, crate::routes::create_coupon, crate::routes::list_coupons, crate::routes::get_coupon,
+        crate::routes::create_subscription, crate::routes::list_subscriptions, crate::routes::get_subscription, crate::routes::change_subscription,
+        crate::routes::preview_subscription_change, crate::routes::cancel_subscription,
+        crate::routes::create_invoice, crate::routes::list_invoices, crate::routes::get_invoice, crate::routes::delete_invoice, crate::routes::add_invoice_lines,
+        crate::routes::finalize_invoice, crate::routes::void_invoice, crate::routes::mark_uncollectible,
+        crate::routes::create_credit_note, crate::routes::list_credit_notes, crate::routes::get_credit_note,
+        crate::routes::list_ledger_entries, crate::routes::create_bill_run,
+    ),
+    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"))
+)]
+pub struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
