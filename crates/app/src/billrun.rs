@@ -82,6 +82,7 @@ async fn run_chunk(
     ids: &[String],
     at: DateTime<Utc>,
 ) -> Result<(u64, u64, u64, u64)> {
+    let started = std::time::Instant::now();
     let mut tx = db.begin().await?;
     // (1) Serialize with every other finalization of this organisation.
     let series = crate::util::series("INV", chrono::Datelike::year(&at));
@@ -111,7 +112,14 @@ async fn run_chunk(
         .collect();
     let customers: BTreeMap<String, store::customers::CustomerRow> =
         load_customers(&mut tx, org, &customer_ids).await?;
-    let mut discounts = invoicing::load_discounts(&mut tx, org, &customer_ids).await?;
+    let mut discounts: BTreeMap<String, Vec<invoicing::ActiveDiscount>> = BTreeMap::new();
+    for d in invoicing::load_discounts(&mut tx, org, &customer_ids).await? {
+        discounts
+            .entry(d.row.customer_id.clone())
+            .or_default()
+            .push(d);
+    }
+    let loaded = std::time::Instant::now();
     let setup = TaxSetup::load(&mut tx, org).await?;
     let vat_ids = store::customers::eu_vat_ids(&mut tx, org, &customer_ids).await?;
     let existing: BTreeSet<(String, DateTime<Utc>)> =
@@ -124,30 +132,25 @@ async fn run_chunk(
         .map(|(k, c)| (k.clone(), c.credit_balance))
         .collect();
 
+    // Items are ordered by subscription: the range of each subscription's items.
+    let mut ranges: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (i, it) in items.iter().enumerate() {
+        let r = ranges.entry(it.subscription_id.clone()).or_insert((i, i));
+        r.1 = i + 1;
+    }
     let mut invoices = Vec::new();
     let mut ended = 0;
     let no_ids = Vec::new();
+    let mut no_discounts = Vec::new();
     for sub in subs.iter_mut() {
         let customer = customers
             .get(&sub.customer_id)
             .ok_or_else(|| AppError::Internal(format!("customer {} missing", sub.customer_id)))?;
         let tz = tz_of(customer)?;
         let treatment = setup.treatment(customer, vat_ids.get(&customer.id).unwrap_or(&no_ids));
-        let (start, end) = items
-            .iter()
-            .enumerate()
-            .fold((usize::MAX, 0), |(s, e), (i, it)| {
-                if it.subscription_id == sub.id {
-                    (s.min(i), i + 1)
-                } else {
-                    (s, e)
-                }
-            });
-        let sub_items = if start == usize::MAX {
-            &mut [][..]
-        } else {
-            &mut items[start..end]
-        };
+        let (start, end) = ranges.get(&sub.id).copied().unwrap_or((0, 0));
+        let sub_items = &mut items[start..end];
+        let customer_discounts = discounts.get_mut(&customer.id).unwrap_or(&mut no_discounts);
         while sub.ended_at.is_none() && sub.current_period_end <= at {
             let bal = credit.get(&customer.id).copied().unwrap_or(0);
             match renew(
@@ -156,7 +159,7 @@ async fn run_chunk(
                 &prices,
                 customer,
                 tz,
-                &mut discounts,
+                customer_discounts,
                 &treatment,
                 bal,
                 at,
@@ -176,9 +179,10 @@ async fn run_chunk(
             }
         }
     }
+    let computed = std::time::Instant::now();
     let written = invoicing::write(&mut tx, org, at, &invoices, true).await?;
     let lines: u64 = invoices.iter().map(|i| i.computed.lines.len() as u64).sum();
-    let entries: u64 = invoices.iter().map(|i| ledger_rows(i)).sum();
+    let entries: u64 = invoices.iter().map(ledger_rows).sum();
     store::subscriptions::update_periods(&mut tx, &subs).await?;
     for (it, was) in items.iter().zip(&items_before) {
         let changed = it.price_id != was.price_id
@@ -189,7 +193,16 @@ async fn run_chunk(
             store::subscriptions::update_item(&mut tx, it).await?;
         }
     }
+    let wrote = std::time::Instant::now();
     tx.commit().await?;
+    tracing::debug!(
+        subscriptions = subs.len(),
+        load_ms = (loaded - started).as_millis() as u64,
+        compute_ms = (computed - loaded).as_millis() as u64,
+        write_ms = (wrote - computed).as_millis() as u64,
+        commit_ms = wrote.elapsed().as_millis() as u64,
+        "bill run chunk"
+    );
     let n = written.len() as u64;
     Ok((
         n,

@@ -351,7 +351,22 @@ pub async fn write(
     for (cus, delta) in balance_delta {
         store::customers::add_credit_balance(tx, org, cus, delta).await?;
     }
-    for (d, ended) in discount_updates {
+    // Discounts used once in this batch and still running are counted in one statement;
+    // the rest (ending now, or used for several missed periods) one by one.
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for (d, _) in &discount_updates {
+        *uses.entry(d).or_default() += 1;
+    }
+    let simple: Vec<String> = discount_updates
+        .iter()
+        .filter(|(d, ended)| !ended && uses[d] == 1)
+        .map(|(d, _)| d.to_string())
+        .collect();
+    store::subscriptions::discounts_applied(tx, org, &simple).await?;
+    for (d, ended) in discount_updates
+        .iter()
+        .filter(|(d, ended)| *ended || uses[d] > 1)
+    {
         store::subscriptions::discount_applied(tx, org, d, ended.then_some(now)).await?;
     }
     let prices: Vec<String> = lines
@@ -838,7 +853,13 @@ pub async fn add_lines(db: &Db, ctx: &Ctx, id: &str, lines: &[LineCreate]) -> Re
         .await?
         .ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
     let mut all = stored_lines_as_inputs(&store::invoices::lines(&mut tx, &ctx.org_id, id).await?);
-    all.extend(one_off_lines(&mut tx, &ctx.org_id, &customer.currency, lines, "lines").await?);
+    let added = one_off_lines(&mut tx, &ctx.org_id, &customer.currency, lines, "lines").await?;
+    let added_prices: Vec<String> = added
+        .iter()
+        .filter_map(|l| l.price.as_ref().map(|p| p.to_string()))
+        .collect();
+    store::catalog::mark_prices_used(&mut tx, &ctx.org_id, &added_prices).await?;
+    all.extend(added);
     if all.len() > 500 {
         return Err(AppError::invalid(
             "lines",

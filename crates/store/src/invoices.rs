@@ -102,6 +102,47 @@ pub struct CreditNoteLineRow {
 }
 
 pub async fn insert(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<u64> {
+    if let Tx::Pg(t) = tx {
+        let sql = format!(
+            "INSERT INTO invoices ({INV_COLS}) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::int8[], \
+             $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], $21::int8[], $22::int8[], \
+             $23::text[], $24::text[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[], $28::timestamptz[])"
+        );
+        return Ok(pg_unnest!(
+            &mut **t,
+            &sql,
+            rows,
+            |r| r.id.clone(),
+            |r| r.org_id.clone(),
+            |r| r.customer_id.clone(),
+            |r| r.subscription_id.clone(),
+            |r| r.billing_reason.clone(),
+            |r| r.billing_period_start,
+            |r| r.period_start,
+            |r| r.period_end,
+            |r| r.status.clone(),
+            |r| r.currency.clone(),
+            |r| r.number.clone(),
+            |r| r.subtotal,
+            |r| r.total_discount,
+            |r| r.total_tax,
+            |r| r.total_net,
+            |r| r.total,
+            |r| r.credit_applied,
+            |r| r.credit_to_balance,
+            |r| r.amount_due,
+            |r| r.amount_paid,
+            |r| r.amount_credited,
+            |r| r.amount_remaining,
+            |r| r.tax_note.clone(),
+            |r| r.memo.clone(),
+            |r| r.created_at,
+            |r| r.finalized_at,
+            |r| r.voided_at,
+            |r| r.marked_uncollectible_at
+        ));
+    }
     Ok(insert_rows!(
         tx,
         format!("INSERT INTO invoices ({INV_COLS}) "),
@@ -141,6 +182,39 @@ pub async fn insert(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<u64> {
 }
 
 pub async fn insert_lines(tx: &mut Tx, rows: &[LineRow]) -> Result<u64> {
+    if let Tx::Pg(t) = tx {
+        let sql = format!(
+            "INSERT INTO invoice_lines ({LINE_COLS}) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], \
+             $15::text[], $16::text[], $17::bool[], $18::timestamptz[], $19::timestamptz[], $20::date[], $21::date[])"
+        );
+        return Ok(pg_unnest!(
+            &mut **t,
+            &sql,
+            rows,
+            |r| r.id.clone(),
+            |r| r.org_id.clone(),
+            |r| r.invoice_id.clone(),
+            |r| r.position,
+            |r| r.kind.clone(),
+            |r| r.description.clone(),
+            |r| r.product_id.clone(),
+            |r| r.price_id.clone(),
+            |r| r.quantity.clone(),
+            |r| r.amount,
+            |r| r.discount_amount,
+            |r| r.tax_amount,
+            |r| r.net_amount,
+            |r| r.total,
+            |r| r.tax_rate_id.clone(),
+            |r| r.tax_percentage.clone(),
+            |r| r.tax_inclusive,
+            |r| r.period_start,
+            |r| r.period_end,
+            |r| r.period_start_date,
+            |r| r.period_end_date
+        ));
+    }
     Ok(insert_rows!(
         tx,
         format!("INSERT INTO invoice_lines ({LINE_COLS}) "),

@@ -28,6 +28,17 @@ pub struct EntryRow {
 }
 
 pub async fn insert(tx: &mut Tx, txs: &[TransactionRow], entries: &[EntryRow]) -> Result<()> {
+    if let Tx::Pg(t) = tx {
+        pg_unnest!(&mut **t, "INSERT INTO ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, currency, created_at) \
+            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])", txs,
+            |r| r.id.clone(), |r| r.org_id.clone(), |r| r.kind.clone(), |r| r.customer_id.clone(), |r| r.invoice_id.clone(),
+            |r| r.credit_note_id.clone(), |r| r.currency.clone(), |r| r.created_at);
+        pg_unnest!(&mut **t, "INSERT INTO ledger_entries (org_id, transaction_id, account, customer_id, currency, debit, credit) \
+            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[])", entries,
+            |r| r.org_id.clone(), |r| r.transaction_id.clone(), |r| r.account.clone(), |r| r.customer_id.clone(),
+            |r| r.currency.clone(), |r| r.debit, |r| r.credit);
+        return Ok(());
+    }
     insert_rows!(tx, "INSERT INTO ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, currency, created_at) ", txs, 1000, |b, r| {
         b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.kind).push_bind(&r.customer_id).push_bind(&r.invoice_id)
             .push_bind(&r.credit_note_id).push_bind(&r.currency).push_bind(r.created_at);

@@ -207,6 +207,20 @@ pub async fn items_of(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<V
 /// Writes the period, status and cancellation fields of many subscriptions in one
 /// statement per chunk.
 pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()> {
+    if let Tx::Pg(t) = tx {
+        pg_unnest!(&mut **t,
+            "UPDATE subscriptions SET status = v.status, period_index = v.period_index, current_period_start = v.cps, \
+             current_period_end = v.cpe, current_period_start_date = v.cpsd, current_period_end_date = v.cped, \
+             cancel_at_period_end = v.cape, canceled_at = v.canceled_at, ended_at = v.ended_at, updated_at = v.updated_at \
+             FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::timestamptz[], $5::timestamptz[], $6::date[], $7::date[], \
+             $8::bool[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[]) \
+             AS v(id, status, period_index, cps, cpe, cpsd, cped, cape, canceled_at, ended_at, updated_at) WHERE subscriptions.id = v.id",
+            rows,
+            |r| r.id.clone(), |r| r.status.clone(), |r| r.period_index, |r| r.current_period_start, |r| r.current_period_end,
+            |r| r.current_period_start_date, |r| r.current_period_end_date, |r| r.cancel_at_period_end, |r| r.canceled_at,
+            |r| r.ended_at, |r| r.updated_at);
+        return Ok(());
+    }
     for part in rows.chunks(500) {
         on!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new(
@@ -262,6 +276,23 @@ pub async fn discounts_of_customers(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// Counts one more invoice for each of `ids` (one statement per chunk).
+pub async fn discounts_applied(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<()> {
+    for chunk in ids.chunks(1000) {
+        on!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("UPDATE discounts SET invoices_applied = invoices_applied + 1 WHERE org_id = ");
+            qb.push_bind(org_id).push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            qb.push(")");
+            qb.build().execute(c).await?.rows_affected()
+        });
+    }
+    Ok(())
 }
 
 /// Counts one more invoice for a discount, ending it at `ended_at` if given.

@@ -87,7 +87,7 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
     let rows: Vec<(String, i64, i64, i64, i64, i64)> = on!(tx, c => sqlx::query_as(
         "SELECT id, total, credit_applied, amount_due, amount_paid + amount_credited, amount_remaining FROM invoices \
          WHERE status <> 'draft' AND (amount_due <> (CASE WHEN total - credit_applied > 0 THEN total - credit_applied ELSE 0 END) \
-         OR amount_remaining <> amount_due - amount_paid - amount_credited OR amount_remaining < 0) ORDER BY id LIMIT 1000")
+         OR amount_remaining <> (CASE WHEN status = 'void' THEN 0 ELSE amount_due - amount_paid - amount_credited END) OR amount_remaining < 0) ORDER BY id LIMIT 1000")
         .fetch_all(c).await?);
     for (id, total, ca, due, settled, rem) in rows {
         out.push(Violation { invariant: "invoice_amounts_consistent", detail: format!("invoice {id}: total {total}, credit applied {ca}, amount due {due}, paid+credited {settled}, remaining {rem}") });
