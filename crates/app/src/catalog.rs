@@ -261,12 +261,14 @@ pub fn pricing_model(
                 .package_size
                 .ok_or_else(|| AppError::missing(&format!("{param}.package_size")))?,
         },
-        other => return Err(AppError::invalid(
-            "model",
-            format!(
+        other => {
+            return Err(AppError::invalid(
+                "model",
+                format!(
                 "unknown pricing model {other:?}: use flat, per_unit, graduated, volume or package"
             ),
-        )),
+            ))
+        }
     };
     pm.validate().map_err(|e| AppError::billing(param, e))?;
     Ok(pm)

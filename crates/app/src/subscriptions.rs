@@ -616,6 +616,14 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<Subscription>> {
     let limit = page_limit(limit)?;
+    if let Some(s) = status {
+        if !["trialing", "active", "past_due", "canceled"].contains(&s) {
+            return Err(AppError::invalid(
+                "status",
+                format!("unknown status {s:?}: use trialing, active, past_due or canceled"),
+            ));
+        }
+    }
     let mut tx = db.read().await?;
     let rows = store::subscriptions::list(
         &mut tx,

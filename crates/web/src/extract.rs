@@ -60,6 +60,46 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
+/// The raw body of a money-moving POST (the handler hashes the bytes for idempotency): a
+/// non-empty body must be sent as JSON (415 otherwise) and an oversize one is a 413, as
+/// with [`Body`].
+pub struct RawBody(pub axum::body::Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    json_error_too_large()
+                } else {
+                    ApiError::invalid("body_invalid", e.body_text(), None)
+                }
+            })?;
+        if !is_json && !bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                "content_type_invalid",
+                "send the body as JSON with Content-Type: application/json",
+                None,
+            ));
+        }
+        Ok(RawBody(bytes))
+    }
+}
+
 /// Parses a JSON body already read as bytes (money-moving handlers hash the bytes for
 /// idempotency), with the same errors as [`Body`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

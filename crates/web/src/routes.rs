@@ -2,10 +2,9 @@
 //! serializes; POSTs that move money go through [`crate::idempotency`].
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{parse_json, Body, Org};
+use crate::extract::{parse_json, Body, Org, RawBody};
 use crate::{idempotency, AppState};
 use app::{billrun, catalog, customers, invoicing, ledger, subscriptions, Ctx, Page};
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,6 +57,7 @@ fn list_params(
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(|| async { Json(serde_json::json!({"name": "Ledgerdesk", "api": "/v1", "openapi": "/openapi.json", "health": "/health"})) }))
         .route("/health", get(|| async { "ok" }))
         .route(
             "/openapi.json",
@@ -391,7 +391,7 @@ async fn create_subscription(
     State(s): State<AppState>,
     org: Org,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let st = s.clone();
     idempotency::run(
@@ -453,7 +453,7 @@ async fn change_subscription(
     org: Org,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let st = s.clone();
     let route = format!("POST /v1/subscriptions/{id}");
@@ -500,7 +500,7 @@ async fn cancel_subscription(
     org: Org,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let st = s.clone();
     let route = format!("POST /v1/subscriptions/{id}/cancel");
@@ -535,7 +535,7 @@ async fn create_invoice(
     State(s): State<AppState>,
     org: Org,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let st = s.clone();
     idempotency::run(
@@ -619,7 +619,7 @@ macro_rules! invoice_action {
         #[utoipa::path(post, path = $path, tag = "invoices",
             params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
             responses((status = 200, body = invoicing::Invoice), (status = 409, body = ErrorBody)))]
-        async fn $name(State(s): State<AppState>, org: Org, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+        async fn $name(State(s): State<AppState>, org: Org, Path(id): Path<String>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
             let st = s.clone();
             let route = format!("POST {} {id}", $path);
             idempotency::run(&s, &org.0.clone(), &headers, &route, body, |_body| async move { to_value(StatusCode::OK, &$f(&st.db, &ctx(&org), &id).await?) }).await
@@ -648,7 +648,7 @@ async fn create_credit_note(
     State(s): State<AppState>,
     org: Org,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let st = s.clone();
     idempotency::run(
@@ -750,7 +750,7 @@ async fn create_bill_run(
     State(s): State<AppState>,
     org: Org,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     let st = s.clone();
     idempotency::run(
