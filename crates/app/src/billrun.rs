@@ -35,7 +35,7 @@ pub struct BillRunReport {
 }
 
 /// Subscriptions per transaction.
-pub const CHUNK: usize = 2000;
+pub const CHUNK: usize = 5000;
 
 /// Runs the bill run at `at` for one organisation or all. `progress` is told the number of
 /// invoices written after each chunk.
