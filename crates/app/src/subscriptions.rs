@@ -768,7 +768,9 @@ async fn plan_change(
     let period = current_period(sub);
     let today = local_date(ctx.now, tz).clamp(period.start_date, period.end_date);
     let mut invoice = None;
-    if effective_now && sub.status != "trialing" {
+    // With no day left in the period (it has ended and awaits the bill run) there is
+    // nothing to prorate: the new items are billed from the next period.
+    if effective_now && sub.status != "trialing" && today < period.end_date {
         let remaining = billing::proration::remaining_days(&period, today);
         let total = period.days();
         let rest = Period::from_dates(today, period.end_date, tz)

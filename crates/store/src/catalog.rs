@@ -177,21 +177,15 @@ pub async fn price_amounts(
     org_id: &str,
     price_ids: &[String],
 ) -> Result<Vec<PriceAmountRow>> {
-    let mut out = Vec::new();
-    for chunk in price_ids.chunks(500) {
-        let rows: Vec<PriceAmountRow> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT org_id, price_id, currency, pricing FROM price_currency_amounts WHERE org_id = ");
-            qb.push_bind(org_id).push(" AND price_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(") ORDER BY price_id, currency");
-            qb.build_query_as().fetch_all(c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    Ok(select_in!(
+        tx,
+        PriceAmountRow,
+        "SELECT org_id, price_id, currency, pricing FROM price_currency_amounts WHERE org_id = ",
+        org_id,
+        "price_id",
+        price_ids,
+        " ORDER BY price_id, currency"
+    ))
 }
 
 pub async fn set_price_flags(

@@ -193,21 +193,15 @@ pub async fn contacts(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Ve
 
 /// Many customers of one organisation by id.
 pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<CustomerRow>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<CustomerRow> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {COLS} FROM customers WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(")");
-            qb.build_query_as().fetch_all(c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    Ok(select_in!(
+        tx,
+        CustomerRow,
+        format!("SELECT {COLS} FROM customers WHERE org_id = "),
+        org_id,
+        "id",
+        ids,
+        ""
+    ))
 }
 
 /// EU VAT ids of many customers: customer id → values.
@@ -216,21 +210,18 @@ pub async fn eu_vat_ids(
     org_id: &str,
     ids: &[String],
 ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let rows = select_in!(
+        tx,
+        (String, String),
+        "SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = ",
+        org_id,
+        "customer_id",
+        ids,
+        ""
+    );
     let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<(String, String)> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = ");
-            qb.push_bind(org_id).push(" AND customer_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(")");
-            qb.build_query_as().fetch_all(c).await?
-        });
-        for (c, v) in rows {
-            out.entry(c).or_default().push(v);
-        }
+    for (c, v) in rows {
+        out.entry(c).or_default().push(v);
     }
     Ok(out)
 }

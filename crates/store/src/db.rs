@@ -209,3 +209,38 @@ macro_rules! pg_unnest {
         q.execute($conn).await.map_err($crate::StoreError::from_sqlx)?.rows_affected()
     }};
 }
+
+/// `SELECT … WHERE org_id = ? AND <col> IN (ids) …` on either backend: PostgreSQL binds the
+/// ids as one array (`= ANY($2)`, one plan whatever their number), SQLite gets IN lists of
+/// at most 1,000 parameters. `$head` ends with `org_id = `; `$tail` follows the IN test.
+#[macro_export]
+macro_rules! select_in {
+    ($tx:expr, $row:ty, $head:expr, $org:expr, $col:expr, $ids:expr, $tail:expr) => {{
+        let ids: &[String] = $ids;
+        let mut out: Vec<$row> = Vec::new();
+        match $tx {
+            $crate::Tx::Pg(t) => {
+                let sql = format!("{}$1 AND {} = ANY($2){}", $head, $col, $tail);
+                out = sqlx::query_as::<_, $row>(&sql)
+                    .bind($org)
+                    .bind(ids)
+                    .fetch_all(&mut **t)
+                    .await?;
+            }
+            $crate::Tx::Sqlite(t) => {
+                for chunk in ids.chunks(1000) {
+                    let mut qb = sqlx::QueryBuilder::new($head);
+                    qb.push_bind($org).push(format!(" AND {} IN (", $col));
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id);
+                    }
+                    qb.push(")").push($tail);
+                    let rows: Vec<$row> = qb.build_query_as().fetch_all(&mut **t).await?;
+                    out.extend(rows);
+                }
+            }
+        }
+        out
+    }};
+}

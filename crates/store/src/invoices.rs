@@ -313,21 +313,7 @@ pub async fn existing_periods(
     org_id: &str,
     sub_ids: &[String],
 ) -> Result<Vec<(String, DateTime<Utc>)>> {
-    let mut out = Vec::new();
-    for chunk in sub_ids.chunks(1000) {
-        let rows: Vec<(String, DateTime<Utc>)> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start IS NOT NULL AND org_id = ");
-            qb.push_bind(org_id).push(" AND subscription_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(")");
-            qb.build_query_as().fetch_all(c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    Ok(select_in!(tx, (String, DateTime<Utc>), "SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start IS NOT NULL AND org_id = ", org_id, "subscription_id", sub_ids, ""))
 }
 
 /// Takes `count` consecutive numbers from a series, under the series row's lock (held until

@@ -167,41 +167,31 @@ pub async fn get_many_for_update(
     org_id: &str,
     ids: &[String],
 ) -> Result<Vec<SubscriptionRow>> {
-    let lock = tx.for_update();
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        let rows: Vec<SubscriptionRow> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(") ORDER BY id").push(lock);
-            qb.build_query_as().fetch_all(c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    let tail = format!(" ORDER BY id{}", tx.for_update());
+    Ok(select_in!(
+        tx,
+        SubscriptionRow,
+        format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = "),
+        org_id,
+        "id",
+        ids,
+        tail.as_str()
+    ))
 }
 
 /// Live items of the given subscriptions, ordered by subscription then id.
 pub async fn items_of(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<Vec<ItemRow>> {
-    let mut out = Vec::new();
-    for chunk in sub_ids.chunks(1000) {
-        let rows: Vec<ItemRow> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = "));
-            qb.push_bind(org_id).push(" AND subscription_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(") ORDER BY subscription_id, id");
-            qb.build_query_as().fetch_all(c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    Ok(select_in!(
+        tx,
+        ItemRow,
+        format!(
+            "SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = "
+        ),
+        org_id,
+        "subscription_id",
+        sub_ids,
+        " ORDER BY subscription_id, id"
+    ))
 }
 
 /// Writes the period, status and cancellation fields of many subscriptions in one
@@ -261,21 +251,7 @@ pub async fn discounts_of_customers(
     org_id: &str,
     customer_ids: &[String],
 ) -> Result<Vec<DiscountRow>> {
-    let mut out = Vec::new();
-    for chunk in customer_ids.chunks(1000) {
-        let rows: Vec<DiscountRow> = on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = ");
-            qb.push_bind(org_id).push(" AND customer_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id);
-            }
-            qb.push(") ORDER BY id");
-            qb.build_query_as().fetch_all(c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    Ok(select_in!(tx, DiscountRow, "SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = ", org_id, "customer_id", customer_ids, " ORDER BY id"))
 }
 
 /// Counts one more invoice for each of `ids` (one statement per chunk).

@@ -115,5 +115,19 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
         out.push(Violation { invariant: "numbering_gapless", detail: format!("organisation {org} series {series}: {issued} numbers issued but {found} documents carry one") });
     }
 
+    let rows: Vec<(String, String)> = on!(tx, c => sqlx::query_as(
+        "SELECT 'invoice ' || i.id, 'customer ' || i.customer_id FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id AND c.org_id = i.org_id WHERE c.id IS NULL \
+         UNION ALL SELECT 'invoice ' || i.id, 'subscription ' || i.subscription_id FROM invoices i LEFT JOIN subscriptions s ON s.id = i.subscription_id AND s.org_id = i.org_id WHERE i.subscription_id IS NOT NULL AND s.id IS NULL \
+         UNION ALL SELECT 'invoice line ' || l.id, 'invoice ' || l.invoice_id FROM invoice_lines l LEFT JOIN invoices i ON i.id = l.invoice_id AND i.org_id = l.org_id WHERE i.id IS NULL \
+         UNION ALL SELECT 'ledger entry ' || CAST(e.id AS TEXT), 'transaction ' || e.transaction_id FROM ledger_entries e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id AND t.org_id = e.org_id WHERE t.id IS NULL \
+         LIMIT 1000")
+        .fetch_all(c).await?);
+    for (child, parent) in rows {
+        out.push(Violation {
+            invariant: "references_exist",
+            detail: format!("{child} refers to missing {parent} (of its organisation)"),
+        });
+    }
+
     Ok(out)
 }
