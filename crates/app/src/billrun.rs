@@ -2,15 +2,20 @@
 //! exactly once — missed periods included — even if the run is killed and restarted or two
 //! runs overlap.
 //!
-//! How exactly-once holds: subscriptions are processed in chunks, each in one transaction
-//! that (1) takes the organisation's invoice-number series row lock, which every
-//! finalization takes, so overlapping runs queue there; (2) re-reads and locks the chunk's
-//! subscriptions, so it sees what a run before it committed; (3) writes invoices whose
+//! How exactly-once holds: subscriptions are processed in chunks, each written in one
+//! transaction that (1) takes the organisation's invoice-number series row lock, which every
+//! finalization takes, so overlapping runs queue there; (2) locks the chunk's subscriptions
+//! and checks that they, their customers' credit balances and discounts, and the tax rates
+//! are exactly as the chunk's invoices were computed from — if anything differs, the chunk
+//! is computed again from the locked state; (3) writes invoices whose
 //! `UNIQUE (subscription_id, billing_period_start)` key makes a second invoice for the same
 //! period impossible — if it were ever attempted, the chunk's transaction fails whole and
 //! nothing of it is written. A killed run leaves whole chunks committed or nothing; the
 //! restart continues from the subscriptions still due.
-
+//!
+//! Speed: the next chunk is read and computed (on a read snapshot, another connection)
+//! while the current one is written, so the two cores work at once; step (2) is what makes
+//! computing ahead of the lock safe.
 use crate::invoicing::{self, TaxSetup};
 use crate::subscriptions::{renew, tz_of};
 use crate::{AppError, Result};
@@ -51,20 +56,24 @@ pub async fn run(
         run_at: at,
         ..Default::default()
     };
-    let mut after = String::new();
-    loop {
-        let due = {
+    let orgs = match org {
+        Some(o) => vec![o.to_string()],
+        None => {
             let mut tx = db.read().await?;
-            store::subscriptions::due_ids(&mut tx, org, at, &after, CHUNK as i64).await?
-        };
-        let Some(last) = due.last() else { break };
-        after = last.1.clone();
-        let mut by_org: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (o, s) in due {
-            by_org.entry(o).or_default().push(s);
+            store::subscriptions::due_orgs(&mut tx, at).await?
         }
-        for (o, ids) in by_org {
-            let (n, ended, rows, examined) = run_chunk(db, &o, &ids, at).await?;
+    };
+    for org in orgs {
+        let mut next = tokio::spawn(prepare(db.clone(), org.clone(), String::new(), at));
+        loop {
+            let prepared = next
+                .await
+                .map_err(|e| AppError::Internal(format!("bill run task: {e}")))??;
+            let Some(prepared) = prepared else { break };
+            // Read and compute the next chunk while this one is written.
+            let last = prepared.ids.last().cloned().unwrap_or_default();
+            next = tokio::spawn(prepare(db.clone(), org.clone(), last, at));
+            let (n, ended, rows, examined) = commit(db, &org, at, prepared).await?;
             report.invoices_created += n;
             report.subscriptions_ended += ended;
             report.rows_written += rows;
@@ -75,26 +84,80 @@ pub async fn run(
     Ok(report)
 }
 
-/// Bills one chunk of one organisation's due subscriptions in one transaction.
-async fn run_chunk(
-    db: &Db,
-    org: &str,
-    ids: &[String],
-    at: DateTime<Utc>,
-) -> Result<(u64, u64, u64, u64)> {
-    let started = std::time::Instant::now();
-    let mut tx = db.begin().await?;
-    // (1) Serialize with every other finalization of this organisation.
-    let series = crate::util::series("INV", chrono::Datelike::year(&at));
-    store::invoices::take_numbers(&mut tx, org, &series, 0).await?;
-    // (2) Fresh, locked state.
-    let mut subs = store::subscriptions::get_many_for_update(&mut tx, org, ids).await?;
-    subs.retain(|s| s.ended_at.is_none() && s.current_period_end <= at);
-    if subs.is_empty() {
-        return Ok((0, 0, 0, 0));
+/// What a chunk's invoices were computed from; compared again under the lock.
+#[derive(Debug, Clone, PartialEq)]
+struct Versions {
+    subscriptions: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+    customers: Vec<(String, i64, DateTime<Utc>)>,
+    discounts: Vec<(String, i64)>,
+    tax_rates: Vec<String>,
+    seller_country: String,
+}
+
+impl Versions {
+    /// Sorted, so that the order rows came back in (IN lists are chunked on SQLite) does not
+    /// matter.
+    fn normalized(mut self) -> Versions {
+        self.subscriptions.sort();
+        self.customers.sort();
+        self.discounts.sort();
+        self.tax_rates.sort();
+        self
     }
+}
+
+/// One chunk computed: the renewed subscriptions and items, and the invoices to write.
+struct Prepared {
+    ids: Vec<String>,
+    customer_ids: Vec<String>,
+    subs: Vec<store::subscriptions::SubscriptionRow>,
+    items: Vec<store::subscriptions::ItemRow>,
+    items_before: Vec<store::subscriptions::ItemRow>,
+    invoices: Vec<invoicing::NewInvoice>,
+    ended: u64,
+    versions: Versions,
+}
+
+/// Reads the next chunk of due subscriptions after `after` and computes it on a read
+/// snapshot. None when nothing is left.
+async fn prepare(
+    db: Db,
+    org: String,
+    after: String,
+    at: DateTime<Utc>,
+) -> Result<Option<Prepared>> {
+    let mut tx = db.read().await?;
+    let ids: Vec<String> =
+        store::subscriptions::due_ids(&mut tx, Some(&org), at, &after, CHUNK as i64)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(compute(&mut tx, &org, ids, at, false).await?))
+}
+
+/// Loads the chunk's state (locked if `lock`) and renews every subscription as many periods
+/// as it is behind.
+async fn compute(
+    tx: &mut store::Tx,
+    org: &str,
+    ids: Vec<String>,
+    at: DateTime<Utc>,
+    lock: bool,
+) -> Result<Prepared> {
+    let started = std::time::Instant::now();
+    let fetched = store::subscriptions::get_many(tx, org, &ids, lock).await?;
+    let sub_versions: Vec<_> = fetched
+        .iter()
+        .map(|s| (s.id.clone(), s.updated_at, s.current_period_end))
+        .collect();
+    let mut subs = fetched;
+    subs.retain(|s| s.ended_at.is_none() && s.current_period_end <= at);
     let sub_ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
-    let mut items = store::subscriptions::items_of(&mut tx, org, &sub_ids).await?;
+    let mut items = store::subscriptions::items_of(tx, org, &sub_ids).await?;
     let items_before = items.clone();
     let price_ids: Vec<String> = items
         .iter()
@@ -103,34 +166,52 @@ async fn run_chunk(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let prices = crate::catalog::load_prices(&mut tx, org, &price_ids).await?;
+    let prices = crate::catalog::load_prices(tx, org, &price_ids).await?;
     let customer_ids: Vec<String> = subs
         .iter()
         .map(|s| s.customer_id.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let customers: BTreeMap<String, store::customers::CustomerRow> =
-        load_customers(&mut tx, org, &customer_ids).await?;
+    let customers = load_customers(tx, org, &customer_ids).await?;
     let mut discounts: BTreeMap<String, Vec<invoicing::ActiveDiscount>> = BTreeMap::new();
-    for d in invoicing::load_discounts(&mut tx, org, &customer_ids).await? {
+    for d in invoicing::load_discounts(tx, org, &customer_ids).await? {
         discounts
             .entry(d.row.customer_id.clone())
             .or_default()
             .push(d);
     }
-    let loaded = std::time::Instant::now();
-    let setup = TaxSetup::load(&mut tx, org).await?;
-    let vat_ids = store::customers::eu_vat_ids(&mut tx, org, &customer_ids).await?;
+    let setup = TaxSetup::load(tx, org).await?;
+    let vat_ids = store::customers::eu_vat_ids(tx, org, &customer_ids).await?;
     let existing: BTreeSet<(String, DateTime<Utc>)> =
-        store::invoices::existing_periods(&mut tx, org, &sub_ids)
+        store::invoices::existing_periods(tx, org, &sub_ids)
             .await?
             .into_iter()
             .collect();
-    let mut credit: BTreeMap<String, i64> = customers
-        .iter()
-        .map(|(k, c)| (k.clone(), c.credit_balance))
-        .collect();
+    let versions = Versions {
+        subscriptions: sub_versions,
+        customers: customers
+            .values()
+            .map(|c| (c.id.clone(), c.credit_balance, c.updated_at))
+            .collect(),
+        discounts: discounts
+            .values()
+            .flatten()
+            .map(|d| (d.row.id.clone(), d.row.invoices_applied))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        tax_rates: setup
+            .rates
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        seller_country: setup.seller_country.clone(),
+    }
+    .normalized();
+    let loaded = std::time::Instant::now();
 
     // Items are ordered by subscription: the range of each subscription's items.
     let mut ranges: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -138,6 +219,10 @@ async fn run_chunk(
         let r = ranges.entry(it.subscription_id.clone()).or_insert((i, i));
         r.1 = i + 1;
     }
+    let mut credit: BTreeMap<String, i64> = customers
+        .iter()
+        .map(|(k, c)| (k.clone(), c.credit_balance))
+        .collect();
     let mut invoices = Vec::new();
     let mut ended = 0;
     let no_ids = Vec::new();
@@ -179,12 +264,79 @@ async fn run_chunk(
             }
         }
     }
-    let computed = std::time::Instant::now();
-    let written = invoicing::write(&mut tx, org, at, &invoices, true).await?;
-    let lines: u64 = invoices.iter().map(|i| i.computed.lines.len() as u64).sum();
-    let entries: u64 = invoices.iter().map(ledger_rows).sum();
-    store::subscriptions::update_periods(&mut tx, &subs).await?;
-    for (it, was) in items.iter().zip(&items_before) {
+    tracing::debug!(
+        subscriptions = subs.len(),
+        locked = lock,
+        load_ms = (loaded - started).as_millis() as u64,
+        compute_ms = loaded.elapsed().as_millis() as u64,
+        "bill run chunk computed"
+    );
+    Ok(Prepared {
+        ids,
+        customer_ids,
+        subs,
+        items,
+        items_before,
+        invoices,
+        ended,
+        versions,
+    })
+}
+
+/// Writes one computed chunk in one transaction, recomputing it under the lock if anything
+/// it was computed from has changed since.
+async fn commit(
+    db: &Db,
+    org: &str,
+    at: DateTime<Utc>,
+    prepared: Prepared,
+) -> Result<(u64, u64, u64, u64)> {
+    let started = std::time::Instant::now();
+    let mut tx = db.begin().await?;
+    // (1) Serialize with every other finalization of this organisation.
+    let series = crate::util::series("INV", chrono::Datelike::year(&at));
+    store::invoices::take_numbers(&mut tx, org, &series, 0).await?;
+    // (2) Lock the chunk and compare with what it was computed from.
+    let setup = TaxSetup::load(&mut tx, org).await?;
+    let now = Versions {
+        subscriptions: store::subscriptions::versions_for_update(&mut tx, org, &prepared.ids)
+            .await?,
+        customers: store::customers::versions(&mut tx, org, &prepared.customer_ids).await?,
+        discounts: store::subscriptions::discount_versions(&mut tx, org, &prepared.customer_ids)
+            .await?,
+        tax_rates: setup
+            .rates
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        seller_country: setup.seller_country.clone(),
+    }
+    .normalized();
+    let p = if now == prepared.versions {
+        prepared
+    } else {
+        tracing::debug!(
+            subscriptions = now.subscriptions == prepared.versions.subscriptions,
+            customers = now.customers == prepared.versions.customers,
+            discounts = now.discounts == prepared.versions.discounts,
+            tax = now.tax_rates == prepared.versions.tax_rates,
+            "bill run chunk changed since it was computed (false marks what); computing it again under the lock"
+        );
+        compute(&mut tx, org, prepared.ids, at, true).await?
+    };
+    let checked = std::time::Instant::now();
+    // (3) Write.
+    let written = invoicing::write(&mut tx, org, at, &p.invoices, true).await?;
+    let lines: u64 = p
+        .invoices
+        .iter()
+        .map(|i| i.computed.lines.len() as u64)
+        .sum();
+    let entries: u64 = p.invoices.iter().map(ledger_rows).sum();
+    store::subscriptions::update_periods(&mut tx, &p.subs).await?;
+    for (it, was) in p.items.iter().zip(&p.items_before) {
         let changed = it.price_id != was.price_id
             || it.quantity != was.quantity
             || it.pending_quantity != was.pending_quantity
@@ -196,19 +348,18 @@ async fn run_chunk(
     let wrote = std::time::Instant::now();
     tx.commit().await?;
     tracing::debug!(
-        subscriptions = subs.len(),
-        load_ms = (loaded - started).as_millis() as u64,
-        compute_ms = (computed - loaded).as_millis() as u64,
-        write_ms = (wrote - computed).as_millis() as u64,
+        subscriptions = p.subs.len(),
+        check_ms = (checked - started).as_millis() as u64,
+        write_ms = (wrote - checked).as_millis() as u64,
         commit_ms = wrote.elapsed().as_millis() as u64,
-        "bill run chunk"
+        "bill run chunk written"
     );
     let n = written.len() as u64;
     Ok((
         n,
-        ended,
-        n + lines + entries + subs.len() as u64,
-        subs.len() as u64,
+        p.ended,
+        n + lines + entries + p.subs.len() as u64,
+        p.subs.len() as u64,
     ))
 }
 

@@ -664,6 +664,12 @@ async fn one_off_lines(
                 let price = prices
                     .get(pid)
                     .ok_or_else(|| AppError::not_found("price", pid))?;
+                if !price.row.active {
+                    return Err(AppError::invalid(
+                        format!("{p}.price"),
+                        format!("price {pid} is archived"),
+                    ));
+                }
                 let model = price.model(currency).ok_or_else(|| {
                     AppError::invalid(format!("{p}.price"), format!("price {pid} has no amount in {currency}, the customer's billing currency"))
                 })?;
@@ -849,6 +855,16 @@ pub async fn add_lines(db: &Db, ctx: &Ctx, id: &str, lines: &[LineCreate]) -> Re
             format!("invoice {id} is {}; only drafts change", inv.status),
         ));
     }
+    // The coupons a draft was created with are not stored, only their amounts on the lines:
+    // recomputing would silently drop them.
+    if inv.total_discount != 0 {
+        return Err(AppError::state(
+            "invoice_has_discounts",
+            format!(
+                "invoice {id} carries discounts; delete it and create it again with all its lines"
+            ),
+        ));
+    }
     let customer = store::customers::get(&mut tx, &ctx.org_id, &inv.customer_id)
         .await?
         .ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
@@ -1010,7 +1026,13 @@ pub async fn void(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         .ok_or_else(|| AppError::not_found("invoice", id))?;
     store::customers::get_for_update(&mut tx, &ctx.org_id, &inv.customer_id).await?;
     let voidable = inv.status == "open" || (inv.status == "paid" && inv.amount_due == 0);
-    if !voidable || inv.amount_paid != 0 || inv.amount_credited != 0 {
+    // A credit note on a paid invoice goes to the credit balance without touching
+    // amount_credited, so look for credit notes themselves: voiding after one would give
+    // the customer the same money twice.
+    let has_credit_notes = !store::invoices::credited_per_line(&mut tx, &ctx.org_id, id)
+        .await?
+        .is_empty();
+    if !voidable || inv.amount_paid != 0 || inv.amount_credited != 0 || has_credit_notes {
         return Err(AppError::state(
             "invoice_not_voidable",
             format!("invoice {id} is {} with {} paid and {} credited; only an open invoice with no payment or credit note can be voided — issue a credit note instead", inv.status, inv.amount_paid, inv.amount_credited),

@@ -15,6 +15,19 @@
 //!   rest of the period of each new one, by days, the change day counted as remaining.
 //!   Otherwise (downgrade, quantity decrease) it waits for the period end unless
 //!   `effective: "now"` is asked. During a trial changes apply at once, with no proration.
+//! - An interval change (new items on another interval, e.g. monthly → yearly; the items
+//!   still share one interval) restarts the anchor at the change date and always takes
+//!   effect at once, cheaper or not (`effective: "period_end"` is refused). It is invoiced
+//!   at once: a credit for the unused part of each old item over the rest of the current
+//!   period (by days, the change day counted as remaining) and a full charge of each new
+//!   item for the new first period, which starts at local midnight of the change date
+//!   (clamped to the current period, so an ended period awaiting the bill run leaves no
+//!   gap). The new schedule's period 0 becomes the current period and the invoice carries
+//!   its start as `billing_period_start`, so the bill run bills period 1 next (unless an
+//!   invoice of this subscription already holds that start, e.g. a second change on the
+//!   same day: the period is then already keyed). A negative total goes to the credit
+//!   balance. Pending period-end changes are dropped. During a trial the interval changes
+//!   at once with no proration and the trial end stays the anchor.
 //! - Cancel at period end (default) or now; cancel now with `prorate: true` credits the
 //!   unused part to the customer's credit balance.
 
@@ -665,6 +678,17 @@ struct Planned {
     invoice: Option<NewInvoice>,
     before: i64,
     after: i64,
+    /// The new schedule of an interval change.
+    schedule: Option<NewSchedule>,
+}
+
+/// The schedule an interval change moves a subscription to.
+struct NewSchedule {
+    interval: Interval,
+    anchor: NaiveDate,
+    /// Period 0 of the new schedule, the new current period (None during a trial, whose
+    /// stub period stays current and whose end stays the anchor).
+    period: Option<Period>,
 }
 
 async fn plan_change(
@@ -733,14 +757,8 @@ async fn plan_change(
         .map(|i| (i.price_id.clone(), i.quantity))
         .collect();
     let (mut prices, interval) = check_items(tx, &ctx.org_id, customer, &live, "items").await?;
-    if interval.unit().as_str() != sub.interval_unit
-        || interval.count() as i64 != sub.interval_count
-    {
-        return Err(AppError::invalid(
-            "items",
-            "changing the interval is not supported: cancel and create a new subscription",
-        ));
-    }
+    let interval_change = interval.unit().as_str() != sub.interval_unit
+        || interval.count() as i64 != sub.interval_count;
     let old_ids: Vec<String> = old.iter().map(|i| i.price_id.clone()).collect();
     prices.extend(crate::catalog::load_prices(tx, &ctx.org_id, &old_ids).await?);
     let cur = &customer.currency;
@@ -754,8 +772,14 @@ async fn plan_change(
     let before = sum(&old)?;
     let after = sum(&new_items)?;
     let effective_now = match change.effective.as_deref() {
-        None => after > before || sub.status == "trialing",
+        None => after > before || sub.status == "trialing" || interval_change,
         Some("now") => true,
+        Some("period_end") if interval_change && sub.status != "trialing" => {
+            return Err(AppError::invalid(
+                "effective",
+                "an interval change takes effect at once: omit effective or use now",
+            ))
+        }
         Some("period_end") => sub.status == "trialing",
         Some(other) => {
             return Err(AppError::invalid(
@@ -767,6 +791,35 @@ async fn plan_change(
     let tz = tz_of(customer)?;
     let period = current_period(sub);
     let today = local_date(ctx.now, tz).clamp(period.start_date, period.end_date);
+    if interval_change {
+        // Items change at once; a pending period-end change was for the old interval.
+        for n in new_items.iter_mut() {
+            n.pending_price_id = None;
+            n.pending_quantity = None;
+        }
+        let (invoice, schedule) = if sub.status == "trialing" {
+            let schedule = NewSchedule {
+                interval,
+                anchor: sub.anchor_date,
+                period: None,
+            };
+            (None, schedule)
+        } else {
+            plan_interval_change(
+                tx, ctx, sub, customer, &old, &new_items, &prices, interval, tz, today,
+            )
+            .await?
+        };
+        return Ok(Planned {
+            effective_now: true,
+            proration_date: today,
+            new_items,
+            invoice,
+            before,
+            after,
+            schedule: Some(schedule),
+        });
+    }
     let mut invoice = None;
     // With no day left in the period (it has ended and awaits the bill run) there is
     // nothing to prorate: the new items are billed from the next period.
@@ -880,7 +933,108 @@ async fn plan_change(
         invoice,
         before,
         after,
+        schedule: None,
     })
+}
+
+/// The invoice and new schedule of an interval change outside a trial, on `today` (the
+/// change date in the customer's zone, clamped to the current period): credits for the
+/// unused part of every old item, then a full charge of every new item for period 0 of a
+/// schedule anchored on `today`.
+#[allow(clippy::too_many_arguments)]
+async fn plan_interval_change(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    sub: &SubscriptionRow,
+    customer: &CustomerRow,
+    old: &[ItemRow],
+    new_items: &[ItemRow],
+    prices: &BTreeMap<String, LoadedPrice>,
+    interval: Interval,
+    tz: Tz,
+    today: NaiveDate,
+) -> Result<(Option<NewInvoice>, NewSchedule)> {
+    let cur = &customer.currency;
+    let period = current_period(sub);
+    let first = Schedule {
+        anchor: today,
+        interval,
+        tz,
+    }
+    .period(0)
+    .map_err(|e| AppError::billing("items", e))?;
+    let remaining = billing::proration::remaining_days(&period, today);
+    // A calendar-aligned stub first period (index −1 outside a trial) was charged its days
+    // out of a whole period's: its unused part is worth that share too.
+    let total = if sub.period_index < 0 {
+        let full = previous_boundary(sub.anchor_date, schedule(sub, tz)?.interval)
+            .map(|p| (sub.anchor_date - p).num_days())
+            .unwrap_or(period.days());
+        full.max(period.days())
+    } else {
+        period.days()
+    };
+    let mut lines = Vec::new();
+    if remaining > 0 {
+        let rest = Period::from_dates(today, period.end_date, tz)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        for o in old.iter().filter(|o| o.deleted_at.is_none()) {
+            let price = prices
+                .get(&o.price_id)
+                .ok_or_else(|| AppError::Internal(format!("price {} not loaded", o.price_id)))?;
+            let credit = -billing::proration::prorate(
+                item_amount(price, cur, o.quantity)?,
+                remaining,
+                total,
+            )
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            if credit != 0 {
+                lines.push(line(
+                    LineKind::Proration,
+                    format!(
+                        "Unused time on {} × {} ({}, {remaining} of {total} days)",
+                        price.product_name,
+                        o.quantity,
+                        fmt_period(&rest)
+                    ),
+                    price,
+                    o.quantity,
+                    credit,
+                    rest,
+                ));
+            }
+        }
+    }
+    lines.extend(period_lines(new_items, prices, cur, &first, None)?);
+    let mut invoice = None;
+    if !lines.is_empty() {
+        // The bill run's exactly-once key; a change on the day an earlier invoice of this
+        // subscription started its period finds the key already held.
+        let held =
+            store::invoices::existing_periods(tx, &ctx.org_id, std::slice::from_ref(&sub.id))
+                .await?
+                .iter()
+                .any(|(_, start)| *start == first.start);
+        let treatment = invoicing::treatment_of(tx, &ctx.org_id, customer).await?;
+        invoice = Some(invoicing::build(
+            customer,
+            Some(&sub.id),
+            "subscription_update",
+            (!held).then_some(first.start),
+            Some((first.start, first.end)),
+            lines,
+            &mut [],
+            false,
+            &treatment,
+            customer.credit_balance,
+        )?);
+    }
+    let schedule = NewSchedule {
+        interval,
+        anchor: today,
+        period: Some(first),
+    };
+    Ok((invoice, schedule))
 }
 
 fn item_views(items: &[ItemRow]) -> Vec<SubscriptionItem> {
@@ -968,6 +1122,15 @@ pub async fn change(
     }
     let mut sub = sub;
     sub.updated_at = ctx.now;
+    if let Some(s) = &plan.schedule {
+        sub.interval_unit = s.interval.unit().as_str().into();
+        sub.interval_count = i64::from(s.interval.count());
+        sub.anchor_date = s.anchor;
+        if let Some(p) = &s.period {
+            set_period(&mut sub, 0, p);
+        }
+        store::subscriptions::update_schedule(&mut tx, &sub).await?;
+    }
     store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
     let items =
         store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;

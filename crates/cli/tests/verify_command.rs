@@ -6,7 +6,9 @@ use std::process::Command;
 use store::{Backend, Db};
 
 fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("instant").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("instant")
+        .with_timezone(&Utc)
 }
 
 async fn exec(db: &Db, sql: &str) {
@@ -19,22 +21,43 @@ async fn exec(db: &Db, sql: &str) {
 
 /// Runs `verify`; returns (exit success, stderr).
 fn verify(url: &str) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ledgerdesk")).args(["--database", url, "verify"]).output().expect("run ledgerdesk verify");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_ledgerdesk"))
+        .args(["--database", url, "verify"])
+        .output()
+        .expect("run ledgerdesk verify");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 async fn seed(db: &Db) {
     let now = t("2026-03-10T09:00:00Z");
-    let org = app::orgs::create_org(db, "Verify test", "DE", now).await.expect("org").org_id;
+    let org = app::orgs::create_org(db, "Verify test", "DE", now)
+        .await
+        .expect("org")
+        .org_id;
     let ctx = app::Ctx::new(org, now);
     let customer = app::customers::create(
         db,
         &ctx,
-        &serde_json::from_value(serde_json::json!({"name": "Acme", "currency": "EUR", "time_zone": "Europe/Berlin"})).expect("customer body"),
+        &serde_json::from_value(
+            serde_json::json!({"name": "Acme", "currency": "EUR", "time_zone": "Europe/Berlin"}),
+        )
+        .expect("customer body"),
     )
     .await
     .expect("customer");
-    let product = app::catalog::create_product(db, &ctx, &app::catalog::ProductCreate { name: "Pro".into(), description: None }).await.expect("product");
+    let product = app::catalog::create_product(
+        db,
+        &ctx,
+        &app::catalog::ProductCreate {
+            name: "Pro".into(),
+            description: None,
+        },
+    )
+    .await
+    .expect("product");
     let price = app::catalog::create_price(
         db,
         &ctx,
@@ -49,7 +72,10 @@ async fn seed(db: &Db) {
     app::subscriptions::create(
         db,
         &ctx,
-        &serde_json::from_value(serde_json::json!({"customer": customer.id, "items": [{"price": price.id}]})).expect("subscription body"),
+        &serde_json::from_value(
+            serde_json::json!({"customer": customer.id, "items": [{"price": price.id}]}),
+        )
+        .expect("subscription body"),
     )
     .await
     .expect("subscription");
@@ -75,7 +101,10 @@ async fn tampering_is_named(backend: Backend) {
         exec(&db, sql).await;
         let (ok, err) = verify(&url);
         assert!(!ok, "verify must fail after `{sql}`");
-        assert!(err.contains(&format!("VIOLATION {invariant}")), "after `{sql}` expected {invariant} in:\n{err}");
+        assert!(
+            err.contains(&format!("VIOLATION {invariant}")),
+            "after `{sql}` expected {invariant} in:\n{err}"
+        );
     }
     db.close().await;
 }

@@ -204,6 +204,23 @@ pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<C
     ))
 }
 
+/// (id, credit_balance, updated_at) of many customers.
+pub async fn versions(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+    Ok(select_in!(
+        tx,
+        (String, i64, DateTime<Utc>),
+        "SELECT id, credit_balance, updated_at FROM customers WHERE org_id = ",
+        org_id,
+        "id",
+        ids,
+        " ORDER BY id"
+    ))
+}
+
 /// EU VAT ids of many customers: customer id → values.
 pub async fn eu_vat_ids(
     tx: &mut Tx,

@@ -145,6 +145,50 @@ pub async fn list(
     )
 }
 
+/// Organisations with a live subscription whose current period has ended by `at`.
+pub async fn due_orgs(tx: &mut Tx, at: DateTime<Utc>) -> Result<Vec<String>> {
+    Ok(
+        on!(tx, c => sqlx::query_scalar::<_, String>("SELECT DISTINCT org_id FROM subscriptions WHERE ended_at IS NULL AND current_period_end <= $1 ORDER BY org_id")
+        .bind(at).fetch_all(c).await?),
+    )
+}
+
+/// (id, updated_at, current_period_end) of the given subscriptions, locked: what a bill run
+/// compares with the state it computed from.
+pub async fn versions_for_update(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>> {
+    let tail = format!(" ORDER BY id{}", tx.for_update());
+    Ok(select_in!(
+        tx,
+        (String, DateTime<Utc>, DateTime<Utc>),
+        "SELECT id, updated_at, current_period_end FROM subscriptions WHERE org_id = ",
+        org_id,
+        "id",
+        ids,
+        tail.as_str()
+    ))
+}
+
+/// (id, invoices_applied) of the live discounts of these customers.
+pub async fn discount_versions(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_ids: &[String],
+) -> Result<Vec<(String, i64)>> {
+    Ok(select_in!(
+        tx,
+        (String, i64),
+        "SELECT id, invoices_applied FROM discounts WHERE ended_at IS NULL AND org_id = ",
+        org_id,
+        "customer_id",
+        customer_ids,
+        " ORDER BY id"
+    ))
+}
+
 /// Ids of live subscriptions whose current period has ended by `at`, after `after_id`,
 /// in id order (all organisations when `org_id` is None).
 pub async fn due_ids(
@@ -167,7 +211,17 @@ pub async fn get_many_for_update(
     org_id: &str,
     ids: &[String],
 ) -> Result<Vec<SubscriptionRow>> {
-    let tail = format!(" ORDER BY id{}", tx.for_update());
+    get_many(tx, org_id, ids, true).await
+}
+
+/// Reads the given subscriptions of one organisation, locking them if `lock`.
+pub async fn get_many(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+    lock: bool,
+) -> Result<Vec<SubscriptionRow>> {
+    let tail = format!(" ORDER BY id{}", if lock { tx.for_update() } else { "" });
     Ok(select_in!(
         tx,
         SubscriptionRow,
@@ -227,6 +281,15 @@ pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()>
             qb.build().execute(c).await?.rows_affected()
         });
     }
+    Ok(())
+}
+
+/// Writes a subscription's schedule (interval and anchor), which only an interval change
+/// alters; the period fields are written by [`update_periods`].
+pub async fn update_schedule(tx: &mut Tx, r: &SubscriptionRow) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE subscriptions SET interval_unit = $3, interval_count = $4, anchor_date = $5 WHERE org_id = $1 AND id = $2")
+        .bind(&r.org_id).bind(&r.id).bind(&r.interval_unit).bind(r.interval_count).bind(r.anchor_date)
+        .execute(c).await?.rows_affected());
     Ok(())
 }
 
