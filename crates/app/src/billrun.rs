@@ -254,6 +254,13 @@ async fn compute(
                         .billing_period_start
                         .is_some_and(|p| existing.contains(&(sub.id.clone(), p)))
                     {
+                        // Already invoiced: the discount uses `build` counted do not happen.
+                        for (d, _) in &inv.discounts_used {
+                            if let Some(x) = customer_discounts.iter_mut().find(|x| &x.row.id == d)
+                            {
+                                x.row.invoices_applied -= 1;
+                            }
+                        }
                         continue;
                     }
                     *credit.entry(customer.id.clone()).or_default() +=
@@ -301,7 +308,8 @@ async fn commit(
     let now = Versions {
         subscriptions: store::subscriptions::versions_for_update(&mut tx, org, &prepared.ids)
             .await?,
-        customers: store::customers::versions(&mut tx, org, &prepared.customer_ids).await?,
+        customers: store::customers::versions_for_update(&mut tx, org, &prepared.customer_ids)
+            .await?,
         discounts: store::subscriptions::discount_versions(&mut tx, org, &prepared.customer_ids)
             .await?,
         tax_rates: setup

@@ -379,6 +379,13 @@ pub async fn write(
     Ok(rows)
 }
 
+/// Takes the organisation's invoice-numbering lock (the series row of `now`'s year) without
+/// taking a number. Every operation that may finalize takes it first, before any customer,
+/// subscription or invoice row, as the bill run does — one lock order, so no deadlock.
+pub async fn lock_numbering(tx: &mut Tx, org: &str, now: DateTime<Utc>) -> Result<()> {
+    take_invoice_numbers(tx, org, now, 0).await.map(|_| ())
+}
+
 async fn take_invoice_numbers(tx: &mut Tx, org: &str, now: DateTime<Utc>, n: i64) -> Result<i64> {
     Ok(store::invoices::take_numbers(tx, org, &series("INV", now.year()), n).await?)
 }
@@ -734,6 +741,9 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &InvoiceCreate) -> Result<Invoice
         ));
     }
     let mut tx = db.begin().await?;
+    if input.finalize {
+        lock_numbering(&mut tx, &ctx.org_id, ctx.now).await?;
+    }
     let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer)
         .await?
         .ok_or_else(|| AppError::not_found("customer", &input.customer))?;
@@ -956,6 +966,7 @@ async fn rewrite_draft(
 pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     parse_id("id", id, InvoiceId::parse)?;
     let mut tx = db.begin().await?;
+    lock_numbering(&mut tx, &ctx.org_id, ctx.now).await?;
     let mut inv = store::invoices::get_for_update(&mut tx, &ctx.org_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("invoice", id))?;

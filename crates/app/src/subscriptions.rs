@@ -373,6 +373,7 @@ pub async fn create(
 ) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("customer", &input.customer, CustomerId::parse)?;
     let mut tx = db.begin().await?;
+    invoicing::lock_numbering(&mut tx, &ctx.org_id, ctx.now).await?;
     let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer)
         .await?
         .ok_or_else(|| AppError::not_found("customer", &input.customer))?;
@@ -1092,6 +1093,7 @@ pub async fn change(
 ) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("id", id, SubscriptionId::parse)?;
     let mut tx = db.begin().await?;
+    invoicing::lock_numbering(&mut tx, &ctx.org_id, ctx.now).await?;
     let sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("subscription", id))?;
@@ -1147,6 +1149,7 @@ pub async fn cancel(
 ) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("id", id, SubscriptionId::parse)?;
     let mut tx = db.begin().await?;
+    invoicing::lock_numbering(&mut tx, &ctx.org_id, ctx.now).await?;
     let mut sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("subscription", id))?;

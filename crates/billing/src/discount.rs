@@ -2,10 +2,12 @@
 //! the whole invoice or to given products (BILLING.md "Discounts").
 //!
 //! Percent-off is computed per eligible line: round(line × pct/100). Amount-off is capped
-//! at the eligible subtotal (a discount never makes an invoice negative) and split across
+//! at the eligible subtotal and split across
 //! eligible lines pro-rata by largest remainder. Several discounts apply in order, each to
 //! what the previous ones left. Only lines with a positive amount are eligible (proration
-//! credits are never discounted again).
+//! credits are never discounted again). Whatever their kind, discounts never make the
+//! invoice negative: all they take is capped at what the whole invoice, credit lines
+//! included, still comes to (split back over their parts by largest remainder).
 
 use crate::ids::ProductId;
 use crate::money::round_minor;
@@ -131,6 +133,17 @@ pub fn apply_discounts(
                 }
             }
         };
+        // A discount never makes the invoice negative: what all discounts take is capped at
+        // what the whole invoice (credit lines included) still comes to.
+        let total: i128 = lines.iter().map(|l| i128::from(l.amount)).sum::<i128>()
+            - taken.iter().map(|&t| i128::from(t)).sum::<i128>();
+        let room = i64::try_from(total.max(0)).unwrap_or(i64::MAX);
+        let sum: i128 = parts.iter().map(|&p| i128::from(p)).sum();
+        let parts = if sum > i128::from(room) {
+            split_by_largest_remainder(room, &parts)
+        } else {
+            parts
+        };
         for ((l, t), p) in left.iter_mut().zip(taken.iter_mut()).zip(parts) {
             *l -= p;
             *t += p;
@@ -208,11 +221,18 @@ mod tests {
     fn only_positive_lines_are_discountable() {
         let lines = [line(-1548, None), line(4645, None)];
         assert_eq!(apply_discounts(&lines, &[pct(10)]).unwrap(), vec![0, 465]);
-        // Amount-off is capped at the positive lines, not at the (smaller) net.
+        // Amount-off is capped at the positive lines, and never takes the invoice below zero:
+        // −1548 + 4645 = 3097 is all that can be taken.
+        assert_eq!(
+            apply_discounts(&lines, &[off(2000)]).unwrap(),
+            vec![0, 2000]
+        );
         assert_eq!(
             apply_discounts(&lines, &[off(4000)]).unwrap(),
-            vec![0, 4000]
+            vec![0, 3097]
         );
+        // Percent-off too: 100 % of the positive line would leave −1548.
+        assert_eq!(apply_discounts(&lines, &[pct(100)]).unwrap(), vec![0, 3097]);
         assert_eq!(
             apply_discounts(&[line(-100, None)], &[off(50)]).unwrap(),
             vec![0]

@@ -137,11 +137,14 @@ proptest! {
         for (t, l) in taken.iter().zip(&lines) {
             prop_assert!(*t >= 0 && *t <= l.amount.max(0), "{} off {}", t, l.amount);
         }
-        // A single amount-off takes exactly min(off, eligible subtotal).
+        // Discounts never make the invoice negative.
+        let total: i64 = lines.iter().map(|l| l.amount).sum();
+        prop_assert!(taken.iter().sum::<i64>() <= total.max(0));
+        // A single amount-off takes exactly min(off, eligible subtotal, invoice total).
         if let [d @ Discount { value: DiscountValue::AmountOff(off), products: None }] = discounts.as_slice() {
             let eligible: i64 = lines.iter().map(|l| l.amount.max(0)).sum();
             let taken = apply_discounts(&lines, std::slice::from_ref(d)).expect("valid");
-            prop_assert_eq!(taken.iter().sum::<i64>(), (*off).min(eligible));
+            prop_assert_eq!(taken.iter().sum::<i64>(), (*off).min(eligible).min(total.max(0)));
         }
     }
 

@@ -204,12 +204,13 @@ pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<C
     ))
 }
 
-/// (id, credit_balance, updated_at) of many customers.
-pub async fn versions(
+/// (id, credit_balance, updated_at) of many customers, locked (PostgreSQL `FOR UPDATE`).
+pub async fn versions_for_update(
     tx: &mut Tx,
     org_id: &str,
     ids: &[String],
 ) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+    let tail = format!(" ORDER BY id{}", tx.for_update());
     Ok(select_in!(
         tx,
         (String, i64, DateTime<Utc>),
@@ -217,7 +218,7 @@ pub async fn versions(
         org_id,
         "id",
         ids,
-        " ORDER BY id"
+        tail.as_str()
     ))
 }
 
