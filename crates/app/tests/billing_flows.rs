@@ -100,6 +100,9 @@ async fn customers_create_update_get_list(db: Db) {
     assert_eq!(search("crm-1b").await, vec![ada.id.clone()]);
     assert_eq!(search("crm-1").await, Vec::<String>::new());
     assert_eq!(search("nobody").await, Vec::<String>::new());
+    // LIKE wildcards in the query are matched literally.
+    assert_eq!(search("_").await, Vec::<String>::new());
+    assert_eq!(search("%").await, Vec::<String>::new());
 
     let all = app::customers::list(&db, &ctx, None, None, None)
         .await

@@ -127,11 +127,17 @@ pub async fn list(
 ) -> Result<Vec<CustomerRow>> {
     let sql = format!(
         "SELECT {COLS} FROM customers WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR id < $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR LOWER(email) = LOWER($3) OR external_id = $3 OR LOWER(name) LIKE '%' || LOWER($3) || '%') \
+         AND (CAST($3 AS TEXT) IS NULL OR LOWER(email) = LOWER($3) OR external_id = $3 OR LOWER(name) LIKE '%' || LOWER($5) || '%' ESCAPE '\\') \
          ORDER BY id DESC LIMIT $4"
     );
+    // The name part is matched literally: LIKE's wildcards in it are escaped.
+    let pattern = query.map(|q| {
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    });
     Ok(
-        on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(starting_after).bind(query).bind(limit).fetch_all(c).await?),
+        on!(tx, c => sqlx::query_as::<_, CustomerRow>(&sql).bind(org_id).bind(starting_after).bind(query).bind(limit).bind(&pattern).fetch_all(c).await?),
     )
 }
 
