@@ -260,6 +260,54 @@ fn line(
     }
 }
 
+/// Which side of a change a proration line is.
+#[derive(Clone, Copy)]
+enum Prorated {
+    /// The unused part of what was charged (a credit).
+    Unused,
+    /// The rest of the period at the new price or quantity (a charge).
+    Remaining,
+}
+
+/// The proration line for `quantity` of `price` over the `remaining` of `total` days of
+/// the period, `rest` being the remaining part; None when it comes to 0. `note` is added to
+/// the wording (e.g. " after cancellation").
+#[allow(clippy::too_many_arguments)]
+fn proration_line(
+    side: Prorated,
+    price: &LoadedPrice,
+    currency: &str,
+    quantity: i64,
+    remaining: i64,
+    total: i64,
+    rest: Period,
+    note: &str,
+) -> Result<Option<LineInput>> {
+    let amount =
+        billing::proration::prorate(item_amount(price, currency, quantity)?, remaining, total)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+    if amount == 0 {
+        return Ok(None);
+    }
+    let (amount, what) = match side {
+        Prorated::Unused => (-amount, "Unused time on"),
+        Prorated::Remaining => (amount, "Remaining time on"),
+    };
+    let description = format!(
+        "{what} {} × {quantity}{note} ({}, {remaining} of {total} days)",
+        price.product_name,
+        fmt_period(&rest)
+    );
+    Ok(Some(line(
+        LineKind::Proration,
+        description,
+        price,
+        quantity,
+        amount,
+        rest,
+    )))
+}
+
 /// Lines charging `items` for `period`, each prorated by `days / full_days` when given
 /// (a stub first period).
 pub fn period_lines(
@@ -839,27 +887,16 @@ async fn plan_change(
                 continue;
             }
             let price = &prices[&o.price_id];
-            let credit = -billing::proration::prorate(
-                item_amount(price, cur, o.quantity)?,
+            lines.extend(proration_line(
+                Prorated::Unused,
+                price,
+                cur,
+                o.quantity,
                 remaining,
                 total,
-            )
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-            if credit != 0 {
-                lines.push(line(
-                    LineKind::Proration,
-                    format!(
-                        "Unused time on {} × {} ({}, {remaining} of {total} days)",
-                        price.product_name,
-                        o.quantity,
-                        fmt_period(&rest)
-                    ),
-                    price,
-                    o.quantity,
-                    credit,
-                    rest,
-                ));
-            }
+                rest,
+                "",
+            )?);
         }
         for n in new_items.iter().filter(|n| n.deleted_at.is_none()) {
             let o = old.iter().find(|o| o.id == n.id);
@@ -867,24 +904,16 @@ async fn plan_change(
                 continue;
             }
             let price = &prices[&n.price_id];
-            let charge =
-                billing::proration::prorate(item_amount(price, cur, n.quantity)?, remaining, total)
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-            if charge != 0 {
-                lines.push(line(
-                    LineKind::Proration,
-                    format!(
-                        "Remaining time on {} × {} ({}, {remaining} of {total} days)",
-                        price.product_name,
-                        n.quantity,
-                        fmt_period(&rest)
-                    ),
-                    price,
-                    n.quantity,
-                    charge,
-                    rest,
-                ));
-            }
+            lines.extend(proration_line(
+                Prorated::Remaining,
+                price,
+                cur,
+                n.quantity,
+                remaining,
+                total,
+                rest,
+                "",
+            )?);
         }
         if !lines.is_empty() {
             let treatment = invoicing::treatment_of(tx, &ctx.org_id, customer).await?;
@@ -983,27 +1012,16 @@ async fn plan_interval_change(
             let price = prices
                 .get(&o.price_id)
                 .ok_or_else(|| AppError::Internal(format!("price {} not loaded", o.price_id)))?;
-            let credit = -billing::proration::prorate(
-                item_amount(price, cur, o.quantity)?,
+            lines.extend(proration_line(
+                Prorated::Unused,
+                price,
+                cur,
+                o.quantity,
                 remaining,
                 total,
-            )
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-            if credit != 0 {
-                lines.push(line(
-                    LineKind::Proration,
-                    format!(
-                        "Unused time on {} × {} ({}, {remaining} of {total} days)",
-                        price.product_name,
-                        o.quantity,
-                        fmt_period(&rest)
-                    ),
-                    price,
-                    o.quantity,
-                    credit,
-                    rest,
-                ));
-            }
+                rest,
+                "",
+            )?);
         }
     }
     lines.extend(period_lines(new_items, prices, cur, &first, None)?);
@@ -1189,15 +1207,16 @@ pub async fn cancel(
             if let Some(rest) = rest {
                 for it in &items {
                     let price = &prices[&it.price_id];
-                    let credit = -billing::proration::prorate(
-                        item_amount(price, &customer.currency, it.quantity)?,
+                    lines.extend(proration_line(
+                        Prorated::Unused,
+                        price,
+                        &customer.currency,
+                        it.quantity,
                         remaining,
                         period.days(),
-                    )
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-                    if credit != 0 {
-                        lines.push(line(LineKind::Proration, format!("Unused time on {} × {} after cancellation ({}, {remaining} of {} days)", price.product_name, it.quantity, fmt_period(&rest), period.days()), price, it.quantity, credit, rest));
-                    }
+                        rest,
+                        " after cancellation",
+                    )?);
                 }
             }
             if !lines.is_empty() {
