@@ -32,6 +32,8 @@ pub struct BillRunReport {
     pub id: String,
     pub object: &'static str,
     pub run_at: DateTime<Utc>,
+    /// Whether the invoices were finalized (false: left as drafts for review).
+    pub finalize: bool,
     pub subscriptions_examined: u64,
     pub invoices_created: u64,
     pub subscriptions_ended: u64,
@@ -42,18 +44,32 @@ pub struct BillRunReport {
 /// Subscriptions per transaction.
 pub const CHUNK: usize = 5000;
 
-/// Runs the bill run at `at` for one organisation or all. `progress` is told the number of
-/// invoices written after each chunk.
+/// Runs the bill run at `at` for one organisation or all, finalizing every invoice.
+/// `progress` is told the number of invoices written after each chunk.
 pub async fn run(
     db: &Db,
     org: Option<&str>,
     at: DateTime<Utc>,
+    progress: impl FnMut(u64),
+) -> Result<BillRunReport> {
+    run_with(db, org, at, true, progress).await
+}
+
+/// As [`run`]; with `finalize == false` the invoices stay drafts — no number, no posting,
+/// no credit applied yet — for review, and are finalized one by one
+/// (`invoicing::finalize`). Either way each period is invoiced once.
+pub async fn run_with(
+    db: &Db,
+    org: Option<&str>,
+    at: DateTime<Utc>,
+    finalize: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<BillRunReport> {
     let mut report = BillRunReport {
         id: new_id!(BillRunId).to_string(),
         object: "bill_run",
         run_at: at,
+        finalize,
         ..Default::default()
     };
     let orgs = match org {
@@ -64,7 +80,13 @@ pub async fn run(
         }
     };
     for org in orgs {
-        let mut next = tokio::spawn(prepare(db.clone(), org.clone(), String::new(), at));
+        let mut next = tokio::spawn(prepare(
+            db.clone(),
+            org.clone(),
+            String::new(),
+            at,
+            finalize,
+        ));
         loop {
             let prepared = next
                 .await
@@ -72,8 +94,8 @@ pub async fn run(
             let Some(prepared) = prepared else { break };
             // Read and compute the next chunk while this one is written.
             let last = prepared.ids.last().cloned().unwrap_or_default();
-            next = tokio::spawn(prepare(db.clone(), org.clone(), last, at));
-            let (n, ended, rows, examined) = commit(db, &org, at, prepared).await?;
+            next = tokio::spawn(prepare(db.clone(), org.clone(), last, at, finalize));
+            let (n, ended, rows, examined) = commit(db, &org, at, prepared, finalize).await?;
             report.invoices_created += n;
             report.subscriptions_ended += ended;
             report.rows_written += rows;
@@ -125,6 +147,7 @@ async fn prepare(
     org: String,
     after: String,
     at: DateTime<Utc>,
+    finalize: bool,
 ) -> Result<Option<Prepared>> {
     let mut tx = db.read().await?;
     let ids: Vec<String> =
@@ -136,7 +159,9 @@ async fn prepare(
     if ids.is_empty() {
         return Ok(None);
     }
-    Ok(Some(compute(&mut tx, &org, ids, at, false).await?))
+    Ok(Some(
+        compute(&mut tx, &org, ids, at, false, finalize).await?,
+    ))
 }
 
 /// Loads the chunk's state (locked if `lock`) and renews every subscription as many periods
@@ -147,6 +172,7 @@ async fn compute(
     ids: Vec<String>,
     at: DateTime<Utc>,
     lock: bool,
+    finalize: bool,
 ) -> Result<Prepared> {
     let started = std::time::Instant::now();
     let fetched = store::subscriptions::get_many(tx, org, &ids, lock).await?;
@@ -237,7 +263,12 @@ async fn compute(
         let sub_items = &mut items[start..end];
         let customer_discounts = discounts.get_mut(&customer.id).unwrap_or(&mut no_discounts);
         while sub.ended_at.is_none() && sub.current_period_end <= at {
-            let bal = credit.get(&customer.id).copied().unwrap_or(0);
+            // Drafts take no credit: it is applied when they are finalized.
+            let bal = if finalize {
+                credit.get(&customer.id).copied().unwrap_or(0)
+            } else {
+                0
+            };
             match renew(
                 sub,
                 sub_items,
@@ -297,6 +328,7 @@ async fn commit(
     org: &str,
     at: DateTime<Utc>,
     prepared: Prepared,
+    finalize: bool,
 ) -> Result<(u64, u64, u64, u64)> {
     let started = std::time::Instant::now();
     let mut tx = db.begin().await?;
@@ -332,11 +364,11 @@ async fn commit(
             tax = now.tax_rates == prepared.versions.tax_rates,
             "bill run chunk changed since it was computed (false marks what); computing it again under the lock"
         );
-        compute(&mut tx, org, prepared.ids, at, true).await?
+        compute(&mut tx, org, prepared.ids, at, true, finalize).await?
     };
     let checked = std::time::Instant::now();
     // (3) Write.
-    let written = invoicing::write(&mut tx, org, at, &p.invoices, true).await?;
+    let written = invoicing::write(&mut tx, org, at, &p.invoices, finalize).await?;
     let lines: u64 = p
         .invoices
         .iter()
@@ -402,9 +434,10 @@ pub async fn run_and_record(
     db: &Db,
     org: &str,
     at: DateTime<Utc>,
+    finalize: bool,
     started: DateTime<Utc>,
 ) -> Result<BillRunReport> {
-    let report = run(db, Some(org), at, |_| {}).await?;
+    let report = run_with(db, Some(org), at, finalize, |_| {}).await?;
     let mut tx = db.begin().await?;
     store::billruns::insert(
         &mut tx,

@@ -52,6 +52,9 @@ enum Command {
         /// Only this organisation.
         #[arg(long)]
         org: Option<String>,
+        /// Leave the invoices as drafts for review instead of finalizing them.
+        #[arg(long)]
+        draft: bool,
     },
     /// Check every ledger and invoice invariant; exits 1 naming each violation.
     Verify,
@@ -142,12 +145,12 @@ async fn main() -> Result<()> {
             let s = load_demo(&db).await?;
             println!("demo API key: {}", s.api_key);
         }
-        Command::BillRun { at, org } => {
+        Command::BillRun { at, org, draft } => {
             let db = open(&cli.database).await?;
             let at = at.unwrap_or_else(Utc::now);
             let pb = spinner("billing");
             let started = std::time::Instant::now();
-            let report = app::billrun::run(&db, org.as_deref(), at, |n| {
+            let report = app::billrun::run_with(&db, org.as_deref(), at, !draft, |n| {
                 pb.set_message(format!("billing: {n} invoices"))
             })
             .await

@@ -741,6 +741,9 @@ async fn list_ledger_entries(
 pub struct BillRunCreate {
     /// Bill every period that has started by this instant (default now).
     pub at: Option<DateTime<Utc>>,
+    /// Finalize the invoices (default true); false leaves them as drafts for review, to be
+    /// finalized with `POST /v1/invoices/{id}/finalize`.
+    pub finalize: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/v1/bill_runs", request_body = BillRunCreate, tag = "invoices",
@@ -772,7 +775,8 @@ async fn create_bill_run(
             }
             to_value(
                 StatusCode::OK,
-                &billrun::run_and_record(&st.db, &org.0, at, now).await?,
+                &billrun::run_and_record(&st.db, &org.0, at, b.finalize.unwrap_or(true), now)
+                    .await?,
             )
         },
     )
