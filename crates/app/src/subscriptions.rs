@@ -206,6 +206,21 @@ fn set_period(s: &mut SubscriptionRow, index: i64, p: &Period) {
 }
 
 /// The boundary one interval before `anchor` (for prorating a stub first period).
+/// The days a proration of the current period divides by: the period's own days, or, for a
+/// calendar-aligned stub first period (index −1 outside a trial), a whole period's days —
+/// the stub was charged its days out of a whole period's, so its unused part is worth that
+/// share too and a credit never exceeds what was charged.
+fn proration_days(sub: &SubscriptionRow, period: &Period, tz: Tz) -> Result<i64> {
+    if sub.period_index < 0 {
+        let full = previous_boundary(sub.anchor_date, schedule(sub, tz)?.interval)
+            .map(|p| (sub.anchor_date - p).num_days())
+            .unwrap_or(period.days());
+        Ok(full.max(period.days()))
+    } else {
+        Ok(period.days())
+    }
+}
+
 fn previous_boundary(anchor: NaiveDate, interval: Interval) -> Option<NaiveDate> {
     let n = interval.count();
     match interval.unit() {
@@ -874,7 +889,7 @@ async fn plan_change(
     // nothing to prorate: the new items are billed from the next period.
     if effective_now && sub.status != "trialing" && today < period.end_date {
         let remaining = billing::proration::remaining_days(&period, today);
-        let total = period.days();
+        let total = proration_days(sub, &period, tz)?;
         let rest = Period::from_dates(today, period.end_date, tz)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let mut lines = Vec::new();
@@ -994,16 +1009,7 @@ async fn plan_interval_change(
     .period(0)
     .map_err(|e| AppError::billing("items", e))?;
     let remaining = billing::proration::remaining_days(&period, today);
-    // A calendar-aligned stub first period (index −1 outside a trial) was charged its days
-    // out of a whole period's: its unused part is worth that share too.
-    let total = if sub.period_index < 0 {
-        let full = previous_boundary(sub.anchor_date, schedule(sub, tz)?.interval)
-            .map(|p| (sub.anchor_date - p).num_days())
-            .unwrap_or(period.days());
-        full.max(period.days())
-    } else {
-        period.days()
-    };
+    let total = proration_days(sub, &period, tz)?;
     let mut lines = Vec::new();
     if remaining > 0 {
         let rest = Period::from_dates(today, period.end_date, tz)
@@ -1200,6 +1206,7 @@ pub async fn cancel(
             let period = current_period(&sub);
             let today = local_date(ctx.now, tz).clamp(period.start_date, period.end_date);
             let remaining = billing::proration::remaining_days(&period, today);
+            let total = proration_days(&sub, &period, tz)?;
             let ids: Vec<String> = items.iter().map(|i| i.price_id.clone()).collect();
             let prices = crate::catalog::load_prices(&mut tx, &ctx.org_id, &ids).await?;
             let rest = Period::from_dates(today, period.end_date, tz).ok();
@@ -1213,7 +1220,7 @@ pub async fn cancel(
                         &customer.currency,
                         it.quantity,
                         remaining,
-                        period.days(),
+                        total,
                         rest,
                         " after cancellation",
                     )?);
