@@ -210,8 +210,11 @@ async fn compute(
     let setup = TaxSetup::load(tx, org).await?;
     let vat_ids = store::customers::eu_vat_ids(tx, org, &customer_ids).await?;
     let existing: BTreeSet<(String, DateTime<Utc>)> =
-        store::invoices::existing_periods(tx, org, &sub_ids)
-            .await?
+        // The next period of each starts at its current period's end.
+        match subs.iter().map(|s| s.current_period_end).min() {
+            Some(since) => store::invoices::existing_periods(tx, org, &sub_ids, since).await?,
+            None => Vec::new(),
+        }
             .into_iter()
             .collect();
     let versions = Versions {

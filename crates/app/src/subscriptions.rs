@@ -1035,11 +1035,15 @@ async fn plan_interval_change(
     if !lines.is_empty() {
         // The bill run's exactly-once key; a change on the day an earlier invoice of this
         // subscription started its period finds the key already held.
-        let held =
-            store::invoices::existing_periods(tx, &ctx.org_id, std::slice::from_ref(&sub.id))
-                .await?
-                .iter()
-                .any(|(_, start)| *start == first.start);
+        let held = store::invoices::existing_periods(
+            tx,
+            &ctx.org_id,
+            std::slice::from_ref(&sub.id),
+            first.start,
+        )
+        .await?
+        .iter()
+        .any(|(_, start)| *start == first.start);
         let treatment = invoicing::treatment_of(tx, &ctx.org_id, customer).await?;
         invoice = Some(invoicing::build(
             customer,

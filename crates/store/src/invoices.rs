@@ -308,12 +308,21 @@ pub async fn update(tx: &mut Tx, r: &InvoiceRow) -> Result<()> {
 }
 
 /// Which of these (subscription, period start) pairs already have an invoice.
+///
+/// Only periods starting at or after `since` are looked at, so the answer does not grow with
+/// each subscription's history. `since` is written into the SQL in the exact text form sqlx
+/// binds timestamps with (RFC 3339, `+00:00`), which both backends compare correctly.
 pub async fn existing_periods(
     tx: &mut Tx,
     org_id: &str,
     sub_ids: &[String],
+    since: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>> {
-    Ok(select_in!(tx, (String, DateTime<Utc>), "SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start IS NOT NULL AND org_id = ", org_id, "subscription_id", sub_ids, ""))
+    let tail = format!(
+        " AND billing_period_start >= '{}'",
+        since.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    );
+    Ok(select_in!(tx, (String, DateTime<Utc>), "SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start IS NOT NULL AND org_id = ", org_id, "subscription_id", sub_ids, tail.as_str()))
 }
 
 /// Takes `count` consecutive numbers from a series, under the series row's lock (held until
