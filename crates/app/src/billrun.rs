@@ -23,6 +23,7 @@ use billing::ids::BillRunId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use store::subscriptions::DueRange;
 use store::{new_id, Db};
 use utoipa::ToSchema;
 
@@ -93,7 +94,7 @@ pub async fn run_with(
                 .map_err(|e| AppError::Internal(format!("bill run task: {e}")))??;
             let Some(prepared) = prepared else { break };
             // Read and compute the next chunk while this one is written.
-            let last = prepared.ids.last().cloned().unwrap_or_default();
+            let last = prepared.range.last.clone();
             next = tokio::spawn(prepare(db.clone(), org.clone(), last, at, finalize));
             let (n, ended, rows, examined) = commit(db, &org, at, prepared, finalize).await?;
             report.invoices_created += n;
@@ -130,8 +131,7 @@ impl Versions {
 
 /// One chunk computed: the renewed subscriptions and items, and the invoices to write.
 struct Prepared {
-    ids: Vec<String>,
-    customer_ids: Vec<String>,
+    range: DueRange,
     subs: Vec<store::subscriptions::SubscriptionRow>,
     items: Vec<store::subscriptions::ItemRow>,
     items_before: Vec<store::subscriptions::ItemRow>,
@@ -150,40 +150,38 @@ async fn prepare(
     finalize: bool,
 ) -> Result<Option<Prepared>> {
     let mut tx = db.read().await?;
-    let ids: Vec<String> =
-        store::subscriptions::due_ids(&mut tx, Some(&org), at, &after, CHUNK as i64)
-            .await?
-            .into_iter()
-            .map(|(_, id)| id)
-            .collect();
-    if ids.is_empty() {
+    let Some(last) =
+        store::subscriptions::due_chunk_end(&mut tx, &org, &after, at, CHUNK as i64).await?
+    else {
         return Ok(None);
-    }
-    Ok(Some(
-        compute(&mut tx, &org, ids, at, false, finalize).await?,
-    ))
+    };
+    let range = DueRange {
+        org_id: org,
+        after,
+        last,
+        at,
+    };
+    Ok(Some(compute(&mut tx, range, false, finalize).await?))
 }
 
 /// Loads the chunk's state (locked if `lock`) and renews every subscription as many periods
 /// as it is behind.
 async fn compute(
     tx: &mut store::Tx,
-    org: &str,
-    ids: Vec<String>,
-    at: DateTime<Utc>,
+    range: DueRange,
     lock: bool,
     finalize: bool,
 ) -> Result<Prepared> {
     let started = std::time::Instant::now();
-    let fetched = store::subscriptions::get_many(tx, org, &ids, lock).await?;
+    let (org, at) = (range.org_id.as_str(), range.at);
+    let fetched = store::subscriptions::in_range(tx, &range, lock).await?;
     let sub_versions: Vec<_> = fetched
         .iter()
         .map(|s| (s.id.clone(), s.updated_at, s.current_period_end))
         .collect();
     let mut subs = fetched;
     subs.retain(|s| s.ended_at.is_none() && s.current_period_end <= at);
-    let sub_ids: Vec<String> = subs.iter().map(|s| s.id.clone()).collect();
-    let mut items = store::subscriptions::items_of(tx, org, &sub_ids).await?;
+    let mut items = store::subscriptions::items_in_range(tx, &range).await?;
     let items_before = items.clone();
     let price_ids: Vec<String> = items
         .iter()
@@ -193,26 +191,26 @@ async fn compute(
         .into_iter()
         .collect();
     let prices = crate::catalog::load_prices(tx, org, &price_ids).await?;
-    let customer_ids: Vec<String> = subs
-        .iter()
-        .map(|s| s.customer_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let customers = load_customers(tx, org, &customer_ids).await?;
+    let customers: BTreeMap<String, store::customers::CustomerRow> =
+        store::customers::in_range(tx, &range)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
     let mut discounts: BTreeMap<String, Vec<invoicing::ActiveDiscount>> = BTreeMap::new();
-    for d in invoicing::load_discounts(tx, org, &customer_ids).await? {
+    let discount_rows = store::subscriptions::discounts_in_range(tx, &range).await?;
+    for d in invoicing::discounts_with_coupons(tx, org, discount_rows).await? {
         discounts
             .entry(d.row.customer_id.clone())
             .or_default()
             .push(d);
     }
     let setup = TaxSetup::load(tx, org).await?;
-    let vat_ids = store::customers::eu_vat_ids(tx, org, &customer_ids).await?;
+    let vat_ids = store::customers::range_eu_vat_ids(tx, &range).await?;
     let existing: BTreeSet<(String, DateTime<Utc>)> =
         // The next period of each starts at its current period's end.
         match subs.iter().map(|s| s.current_period_end).min() {
-            Some(since) => store::invoices::existing_periods(tx, org, &sub_ids, since).await?,
+            Some(since) => store::invoices::range_existing_periods(tx, &range, since).await?,
             None => Vec::new(),
         }
             .into_iter()
@@ -313,8 +311,7 @@ async fn compute(
         "bill run chunk computed"
     );
     Ok(Prepared {
-        ids,
-        customer_ids,
+        range,
         subs,
         items,
         items_before,
@@ -341,12 +338,10 @@ async fn commit(
     // (2) Lock the chunk and compare with what it was computed from.
     let setup = TaxSetup::load(&mut tx, org).await?;
     let now = Versions {
-        subscriptions: store::subscriptions::versions_for_update(&mut tx, org, &prepared.ids)
+        subscriptions: store::subscriptions::range_versions_for_update(&mut tx, &prepared.range)
             .await?,
-        customers: store::customers::versions_for_update(&mut tx, org, &prepared.customer_ids)
-            .await?,
-        discounts: store::subscriptions::discount_versions(&mut tx, org, &prepared.customer_ids)
-            .await?,
+        customers: store::customers::range_versions_for_update(&mut tx, &prepared.range).await?,
+        discounts: store::subscriptions::range_discount_versions(&mut tx, &prepared.range).await?,
         tax_rates: setup
             .rates
             .iter()
@@ -367,7 +362,7 @@ async fn commit(
             tax = now.tax_rates == prepared.versions.tax_rates,
             "bill run chunk changed since it was computed (false marks what); computing it again under the lock"
         );
-        compute(&mut tx, org, prepared.ids, at, true, finalize).await?
+        compute(&mut tx, prepared.range, true, finalize).await?
     };
     let checked = std::time::Instant::now();
     // (3) Write.
@@ -418,18 +413,6 @@ fn ledger_rows(i: &invoicing::NewInvoice) -> u64 {
     } else {
         1 + p.entries().len() as u64
     }
-}
-
-async fn load_customers(
-    tx: &mut store::Tx,
-    org: &str,
-    ids: &[String],
-) -> Result<BTreeMap<String, store::customers::CustomerRow>> {
-    Ok(store::customers::get_many(tx, org, ids)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect())
 }
 
 /// Records a bill run (for `POST /v1/bill_runs`).

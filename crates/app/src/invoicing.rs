@@ -80,6 +80,15 @@ pub async fn load_discounts(
     customer_ids: &[String],
 ) -> Result<Vec<ActiveDiscount>> {
     let rows = store::subscriptions::discounts_of_customers(tx, org, customer_ids).await?;
+    discounts_with_coupons(tx, org, rows).await
+}
+
+/// Discount rows with their coupons as rules.
+pub async fn discounts_with_coupons(
+    tx: &mut Tx,
+    org: &str,
+    rows: Vec<DiscountRow>,
+) -> Result<Vec<ActiveDiscount>> {
     let mut coupons = BTreeMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {

@@ -197,52 +197,37 @@ pub async fn contacts(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Ve
     )
 }
 
-/// Many customers of one organisation by id.
-pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<CustomerRow>> {
-    Ok(select_in!(
-        tx,
-        CustomerRow,
-        format!("SELECT {COLS} FROM customers WHERE org_id = "),
-        org_id,
-        "id",
-        ids,
-        ""
-    ))
-}
-
-/// (id, credit_balance, updated_at) of many customers, locked (PostgreSQL `FOR UPDATE`).
-pub async fn versions_for_update(
-    tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
-    let tail = format!(" ORDER BY id{}", tx.for_update());
-    Ok(select_in!(
-        tx,
-        (String, i64, DateTime<Utc>),
-        "SELECT id, credit_balance, updated_at FROM customers WHERE org_id = ",
-        org_id,
-        "id",
-        ids,
-        tail.as_str()
-    ))
-}
-
-/// EU VAT ids of many customers: customer id → values.
-pub async fn eu_vat_ids(
-    tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-    let rows = select_in!(
-        tx,
-        (String, String),
-        "SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = ",
-        org_id,
-        "customer_id",
-        ids,
-        ""
+/// The customers of a bill-run range.
+pub async fn in_range(tx: &mut Tx, r: &crate::subscriptions::DueRange) -> Result<Vec<CustomerRow>> {
+    let sql = format!(
+        "SELECT {COLS} FROM customers WHERE org_id = $1 AND id IN ({}) ORDER BY id",
+        crate::subscriptions::DUE_CUSTOMERS
     );
+    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, CustomerRow>(&sql), r).fetch_all(c).await?))
+}
+
+/// (id, credit_balance, updated_at) of a bill-run range's customers, locked.
+pub async fn range_versions_for_update(
+    tx: &mut Tx,
+    r: &crate::subscriptions::DueRange,
+) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
+    let sql = format!(
+        "SELECT id, credit_balance, updated_at FROM customers WHERE org_id = $1 AND id IN ({}) ORDER BY id{}",
+        crate::subscriptions::DUE_CUSTOMERS,
+        tx.for_update()
+    );
+    Ok(
+        on!(tx, c => bind_range!(sqlx::query_as::<_, (String, i64, DateTime<Utc>)>(&sql), r).fetch_all(c).await?),
+    )
+}
+
+/// EU VAT ids of a bill-run range's customers: customer id → values.
+pub async fn range_eu_vat_ids(
+    tx: &mut Tx,
+    r: &crate::subscriptions::DueRange,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let sql = format!("SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = $1 AND customer_id IN ({})", crate::subscriptions::DUE_CUSTOMERS);
+    let rows: Vec<(String, String)> = on!(tx, c => bind_range!(sqlx::query_as::<_, (String, String)>(&sql), r).fetch_all(c).await?);
     let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (c, v) in rows {
         out.entry(c).or_default().push(v);

@@ -247,3 +247,14 @@ macro_rules! select_in {
         out
     }};
 }
+
+/// Binds a `subscriptions::DueRange` as `$1..$4` of a query.
+#[macro_export]
+macro_rules! bind_range {
+    ($q:expr, $r:expr) => {
+        $q.bind(&$r.org_id)
+            .bind(&$r.after)
+            .bind(&$r.last)
+            .bind($r.at)
+    };
+}

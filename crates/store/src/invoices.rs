@@ -419,3 +419,19 @@ pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<()> {
     on!(tx, c => sqlx::query("DELETE FROM invoices WHERE org_id = $1 AND id = $2 AND status = 'draft'").bind(org_id).bind(id).execute(c).await?.rows_affected());
     Ok(())
 }
+
+/// (subscription, period start) of the invoices of a bill-run range's subscriptions for
+/// periods starting at or after `since`.
+pub async fn range_existing_periods(
+    tx: &mut Tx,
+    r: &crate::subscriptions::DueRange,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, DateTime<Utc>)>> {
+    let sql = format!(
+        "SELECT subscription_id, billing_period_start FROM invoices WHERE org_id = $1 AND billing_period_start >= $5 AND subscription_id IN ({})",
+        crate::subscriptions::DUE_IDS
+    );
+    Ok(
+        on!(tx, c => bind_range!(sqlx::query_as::<_, (String, DateTime<Utc>)>(&sql), r).bind(since).fetch_all(c).await?),
+    )
+}

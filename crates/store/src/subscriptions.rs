@@ -153,86 +153,6 @@ pub async fn due_orgs(tx: &mut Tx, at: DateTime<Utc>) -> Result<Vec<String>> {
     )
 }
 
-/// (id, updated_at, current_period_end) of the given subscriptions, locked: what a bill run
-/// compares with the state it computed from.
-pub async fn versions_for_update(
-    tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>> {
-    let tail = format!(" ORDER BY id{}", tx.for_update());
-    Ok(select_in!(
-        tx,
-        (String, DateTime<Utc>, DateTime<Utc>),
-        "SELECT id, updated_at, current_period_end FROM subscriptions WHERE org_id = ",
-        org_id,
-        "id",
-        ids,
-        tail.as_str()
-    ))
-}
-
-/// (id, invoices_applied) of the live discounts of these customers.
-pub async fn discount_versions(
-    tx: &mut Tx,
-    org_id: &str,
-    customer_ids: &[String],
-) -> Result<Vec<(String, i64)>> {
-    Ok(select_in!(
-        tx,
-        (String, i64),
-        "SELECT id, invoices_applied FROM discounts WHERE ended_at IS NULL AND org_id = ",
-        org_id,
-        "customer_id",
-        customer_ids,
-        " ORDER BY id"
-    ))
-}
-
-/// Ids of live subscriptions whose current period has ended by `at`, after `after_id`,
-/// in id order (all organisations when `org_id` is None).
-pub async fn due_ids(
-    tx: &mut Tx,
-    org_id: Option<&str>,
-    at: DateTime<Utc>,
-    after_id: &str,
-    limit: i64,
-) -> Result<Vec<(String, String)>> {
-    let sql = "SELECT org_id, id FROM subscriptions WHERE ended_at IS NULL AND current_period_end <= $1 AND id > $2 \
-        AND (CAST($3 AS TEXT) IS NULL OR org_id = $3) ORDER BY id LIMIT $4";
-    Ok(
-        on!(tx, c => sqlx::query_as::<_, (String, String)>(sql).bind(at).bind(after_id).bind(org_id).bind(limit).fetch_all(c).await?),
-    )
-}
-
-/// Reads and locks the given subscriptions of one organisation.
-pub async fn get_many_for_update(
-    tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-) -> Result<Vec<SubscriptionRow>> {
-    get_many(tx, org_id, ids, true).await
-}
-
-/// Reads the given subscriptions of one organisation, locking them if `lock`.
-pub async fn get_many(
-    tx: &mut Tx,
-    org_id: &str,
-    ids: &[String],
-    lock: bool,
-) -> Result<Vec<SubscriptionRow>> {
-    let tail = format!(" ORDER BY id{}", if lock { tx.for_update() } else { "" });
-    Ok(select_in!(
-        tx,
-        SubscriptionRow,
-        format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = "),
-        org_id,
-        "id",
-        ids,
-        tail.as_str()
-    ))
-}
-
 /// Live items of the given subscriptions, ordered by subscription then id.
 pub async fn items_of(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<Vec<ItemRow>> {
     Ok(select_in!(
@@ -344,4 +264,78 @@ pub async fn discount_applied(
     on!(tx, c => sqlx::query("UPDATE discounts SET invoices_applied = invoices_applied + 1, ended_at = $3 WHERE org_id = $1 AND id = $2")
         .bind(org_id).bind(id).bind(ended_at).execute(c).await?.rows_affected());
     Ok(())
+}
+
+/// One chunk of a bill run: the live subscriptions of `org` whose current period has ended
+/// by `at`, with ids in `(after, last]`. Every query below selects through this range
+/// (`$1..$4`) instead of binding thousands of ids.
+#[derive(Debug, Clone)]
+pub struct DueRange {
+    pub org_id: String,
+    pub after: String,
+    pub last: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The ids of a [`DueRange`], as a subquery over `$1..$4`.
+pub const DUE_IDS: &str = "SELECT id FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL AND current_period_end <= $4";
+/// The customers of a [`DueRange`], as a subquery over `$1..$4`.
+pub const DUE_CUSTOMERS: &str = "SELECT customer_id FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL AND current_period_end <= $4";
+
+/// The last id of the next chunk of at most `limit` due subscriptions after `after`.
+pub async fn due_chunk_end(
+    tx: &mut Tx,
+    org_id: &str,
+    after: &str,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Option<String>> {
+    let sql = "SELECT MAX(id) FROM (SELECT id FROM subscriptions WHERE org_id = $1 AND id > $2 AND ended_at IS NULL \
+        AND current_period_end <= $3 ORDER BY id LIMIT $4) AS chunk";
+    Ok(
+        on!(tx, c => sqlx::query_scalar::<_, Option<String>>(sql).bind(org_id).bind(after).bind(at).bind(limit).fetch_one(c).await?),
+    )
+}
+
+/// The subscriptions of a range, locked if `lock`.
+pub async fn in_range(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<Vec<SubscriptionRow>> {
+    let sql = format!(
+        "SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL \
+         AND current_period_end <= $4 ORDER BY id{}",
+        if lock { tx.for_update() } else { "" }
+    );
+    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, SubscriptionRow>(&sql), r).fetch_all(c).await?))
+}
+
+/// (id, updated_at, current_period_end) of a range, locked.
+pub async fn range_versions_for_update(
+    tx: &mut Tx,
+    r: &DueRange,
+) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>> {
+    let sql = format!(
+        "SELECT id, updated_at, current_period_end FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 \
+         AND ended_at IS NULL AND current_period_end <= $4 ORDER BY id{}",
+        tx.for_update()
+    );
+    Ok(
+        on!(tx, c => bind_range!(sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(&sql), r).fetch_all(c).await?),
+    )
+}
+
+/// Live items of a range's subscriptions, ordered by subscription then id.
+pub async fn items_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<ItemRow>> {
+    let sql = format!("SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = $1 AND subscription_id IN ({DUE_IDS}) ORDER BY subscription_id, id");
+    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, ItemRow>(&sql), r).fetch_all(c).await?))
+}
+
+/// Live discounts of a range's customers.
+pub async fn discounts_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<DiscountRow>> {
+    let sql = format!("SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND customer_id IN ({DUE_CUSTOMERS}) ORDER BY id");
+    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, DiscountRow>(&sql), r).fetch_all(c).await?))
+}
+
+/// (id, invoices_applied) of the live discounts of a range's customers.
+pub async fn range_discount_versions(tx: &mut Tx, r: &DueRange) -> Result<Vec<(String, i64)>> {
+    let sql = format!("SELECT id, invoices_applied FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND customer_id IN ({DUE_CUSTOMERS}) ORDER BY id");
+    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, (String, i64)>(&sql), r).fetch_all(c).await?))
 }

@@ -150,7 +150,10 @@ CREATE TABLE subscriptions (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL
 );
-CREATE INDEX subscriptions_due ON subscriptions (org_id, current_period_end) WHERE ended_at IS NULL;
+-- No index on current_period_end here (PostgreSQL has one): the bill run walks due
+-- subscriptions in primary-key order, chunk by chunk (id ranges); with this index SQLite's
+-- planner scanned every due subscription for each chunk instead (bill run 7,806 → 14,914
+-- invoices/s at 100,000 subscriptions without it).
 CREATE INDEX subscriptions_customer ON subscriptions (customer_id);
 
 CREATE TABLE subscription_items (
