@@ -118,8 +118,7 @@ struct Versions {
 }
 
 impl Versions {
-    /// Sorted, so that the order rows came back in (IN lists are chunked on SQLite) does not
-    /// matter.
+    /// Sorted, so that the order the rows came back in does not matter.
     fn normalized(mut self) -> Versions {
         self.subscriptions.sort();
         self.customers.sort();
@@ -175,12 +174,12 @@ async fn compute(
     let started = std::time::Instant::now();
     let (org, at) = (range.org_id.as_str(), range.at);
     let fetched = store::subscriptions::in_range(tx, &range, lock).await?;
+    // `in_range` returns only live subscriptions whose period has ended by `at`.
     let sub_versions: Vec<_> = fetched
         .iter()
         .map(|s| (s.id.clone(), s.updated_at, s.current_period_end))
         .collect();
     let mut subs = fetched;
-    subs.retain(|s| s.ended_at.is_none() && s.current_period_end <= at);
     let mut items = store::subscriptions::items_in_range(tx, &range).await?;
     let items_before = items.clone();
     let price_ids: Vec<String> = items
@@ -415,26 +414,26 @@ fn ledger_rows(i: &invoicing::NewInvoice) -> u64 {
     }
 }
 
-/// Records a bill run (for `POST /v1/bill_runs`).
-pub async fn run_and_record(
+/// Records a finished bill run of one organisation (for `POST /v1/bill_runs`); the caller
+/// supplies when it started and finished, as nothing here reads a clock.
+pub async fn record(
     db: &Db,
     org: &str,
-    at: DateTime<Utc>,
-    finalize: bool,
+    report: &BillRunReport,
     started: DateTime<Utc>,
-) -> Result<BillRunReport> {
-    let report = run_with(db, Some(org), at, finalize, |_| {}).await?;
+    finished: DateTime<Utc>,
+) -> Result<()> {
     let mut tx = db.begin().await?;
     store::billruns::insert(
         &mut tx,
         &report.id,
         Some(org),
-        at,
+        report.run_at,
         started,
-        Utc::now(),
+        finished,
         report.invoices_created as i64,
     )
     .await?;
     tx.commit().await?;
-    Ok(report)
+    Ok(())
 }

@@ -538,8 +538,8 @@ pub struct InvoicePreview {
     pub tax_note: Option<String>,
 }
 
-pub fn preview_view(inv: &NewInvoice) -> InvoicePreview {
-    let (row, lines) = rows_of("preview", inv, Utc::now());
+pub fn preview_view(inv: &NewInvoice, now: DateTime<Utc>) -> InvoicePreview {
+    let (row, lines) = rows_of("preview", inv, now);
     let v = view(row, lines);
     InvoicePreview {
         object: "invoice_preview",

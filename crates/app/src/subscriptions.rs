@@ -1105,7 +1105,10 @@ pub async fn preview_change(
         }
         .into(),
         proration_date: plan.proration_date,
-        invoice: plan.invoice.as_ref().map(invoicing::preview_view),
+        invoice: plan
+            .invoice
+            .as_ref()
+            .map(|i| invoicing::preview_view(i, ctx.now)),
         amount_per_period_before: plan.before,
         amount_per_period_after: plan.after,
         items_after: item_views(&plan.new_items),

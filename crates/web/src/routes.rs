@@ -7,7 +7,7 @@ use crate::{idempotency, AppState};
 use app::{billrun, catalog, customers, invoicing, ledger, subscriptions, Ctx, Page};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -121,6 +121,30 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(crate::MAX_BODY))
         .with_state(state)
+}
+
+/// A POST that moves money: runs once per `Idempotency-Key` (see [`idempotency`]), parses
+/// the JSON body as `T` and answers 200 with what `op` returns.
+async fn money_post<T, R, F, Fut>(
+    s: &AppState,
+    org: &Org,
+    headers: &HeaderMap,
+    route: String,
+    body: axum::body::Bytes,
+    op: F,
+) -> Response
+where
+    T: serde::de::DeserializeOwned,
+    R: Serialize,
+    F: FnOnce(store::Db, Ctx, T) -> Fut,
+    Fut: std::future::Future<Output = Result<R, ApiError>>,
+{
+    let (db, ctx) = (s.db.clone(), ctx(org));
+    idempotency::run(s, &org.0, headers, &route, body, |body| async move {
+        let input: T = parse_json(&body)?;
+        to_value(StatusCode::OK, &op(db, ctx, input).await?)
+    })
+    .await
 }
 
 fn to_value<T: Serialize>(
@@ -393,24 +417,18 @@ async fn create_subscription(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let st = s.clone();
-    idempotency::run(
+    money_post(
         &s,
-        &org.0.clone(),
+        &org,
         &headers,
-        "POST /v1/subscriptions",
+        "POST /v1/subscriptions".into(),
         body,
-        |body| async move {
-            let b: subscriptions::SubscriptionCreate = parse_json(&body)?;
-            let (subscription, latest_invoice) =
-                subscriptions::create(&st.db, &ctx(&org), &b).await?;
-            to_value(
-                StatusCode::OK,
-                &SubscriptionResult {
-                    subscription,
-                    latest_invoice,
-                },
-            )
+        |db, ctx, b: subscriptions::SubscriptionCreate| async move {
+            let (subscription, latest_invoice) = subscriptions::create(&db, &ctx, &b).await?;
+            Ok(SubscriptionResult {
+                subscription,
+                latest_invoice,
+            })
         },
     )
     .await
@@ -455,25 +473,19 @@ async fn change_subscription(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let st = s.clone();
     let route = format!("POST /v1/subscriptions/{id}");
-    idempotency::run(
+    money_post(
         &s,
-        &org.0.clone(),
+        &org,
         &headers,
-        &route,
+        route,
         body,
-        |body| async move {
-            let b: subscriptions::SubscriptionChange = parse_json(&body)?;
-            let (subscription, latest_invoice) =
-                subscriptions::change(&st.db, &ctx(&org), &id, &b).await?;
-            to_value(
-                StatusCode::OK,
-                &SubscriptionResult {
-                    subscription,
-                    latest_invoice,
-                },
-            )
+        |db, ctx, b: subscriptions::SubscriptionChange| async move {
+            let (subscription, latest_invoice) = subscriptions::change(&db, &ctx, &id, &b).await?;
+            Ok(SubscriptionResult {
+                subscription,
+                latest_invoice,
+            })
         },
     )
     .await
@@ -502,25 +514,19 @@ async fn cancel_subscription(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let st = s.clone();
     let route = format!("POST /v1/subscriptions/{id}/cancel");
-    idempotency::run(
+    money_post(
         &s,
-        &org.0.clone(),
+        &org,
         &headers,
-        &route,
+        route,
         body,
-        |body| async move {
-            let b: subscriptions::SubscriptionCancel = parse_json(&body)?;
-            let (subscription, latest_invoice) =
-                subscriptions::cancel(&st.db, &ctx(&org), &id, &b).await?;
-            to_value(
-                StatusCode::OK,
-                &SubscriptionResult {
-                    subscription,
-                    latest_invoice,
-                },
-            )
+        |db, ctx, b: subscriptions::SubscriptionCancel| async move {
+            let (subscription, latest_invoice) = subscriptions::cancel(&db, &ctx, &id, &b).await?;
+            Ok(SubscriptionResult {
+                subscription,
+                latest_invoice,
+            })
         },
     )
     .await
@@ -537,19 +543,14 @@ async fn create_invoice(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let st = s.clone();
-    idempotency::run(
+    money_post(
         &s,
-        &org.0.clone(),
+        &org,
         &headers,
-        "POST /v1/invoices",
+        "POST /v1/invoices".into(),
         body,
-        |body| async move {
-            let b: invoicing::InvoiceCreate = parse_json(&body)?;
-            to_value(
-                StatusCode::OK,
-                &invoicing::create(&st.db, &ctx(&org), &b).await?,
-            )
+        |db, ctx, b: invoicing::InvoiceCreate| async move {
+            Ok(invoicing::create(&db, &ctx, &b).await?)
         },
     )
     .await
@@ -620,9 +621,9 @@ macro_rules! invoice_action {
             params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
             responses((status = 200, body = invoicing::Invoice), (status = 409, body = ErrorBody)))]
         async fn $name(State(s): State<AppState>, org: Org, Path(id): Path<String>, headers: HeaderMap, RawBody(body): RawBody) -> Response {
-            let st = s.clone();
             let route = format!("POST {} {id}", $path);
-            idempotency::run(&s, &org.0.clone(), &headers, &route, body, |_body| async move { to_value(StatusCode::OK, &$f(&st.db, &ctx(&org), &id).await?) }).await
+            // These take no parameters: any JSON body is accepted and ignored.
+            money_post(&s, &org, &headers, route, body, |db, ctx, _: serde::de::IgnoredAny| async move { Ok($f(&db, &ctx, &id).await?) }).await
         }
     };
 }
@@ -650,19 +651,14 @@ async fn create_credit_note(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let st = s.clone();
-    idempotency::run(
+    money_post(
         &s,
-        &org.0.clone(),
+        &org,
         &headers,
-        "POST /v1/credit_notes",
+        "POST /v1/credit_notes".into(),
         body,
-        |body| async move {
-            let b: invoicing::CreditNoteCreate = parse_json(&body)?;
-            to_value(
-                StatusCode::OK,
-                &invoicing::create_credit_note(&st.db, &ctx(&org), &b).await?,
-            )
+        |db, ctx, b: invoicing::CreditNoteCreate| async move {
+            Ok(invoicing::create_credit_note(&db, &ctx, &b).await?)
         },
     )
     .await
@@ -755,35 +751,32 @@ async fn create_bill_run(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let st = s.clone();
-    idempotency::run(
+    money_post(
         &s,
-        &org.0.clone(),
+        &org,
         &headers,
-        "POST /v1/bill_runs",
+        "POST /v1/bill_runs".into(),
         body,
-        |body| async move {
-            let b: BillRunCreate = parse_json(&body)?;
-            let now = Utc::now();
-            let at = b.at.unwrap_or(now);
-            if at > now + chrono::Duration::days(3660) {
+        |db, ctx, b: BillRunCreate| async move {
+            let at = b.at.unwrap_or(ctx.now);
+            if at > ctx.now + chrono::Duration::days(3660) {
                 return Err(ApiError::invalid(
                     "parameter_invalid",
                     "at is more than ten years ahead",
                     Some("at".into()),
                 ));
             }
-            to_value(
-                StatusCode::OK,
-                &billrun::run_and_record(&st.db, &org.0, at, b.finalize.unwrap_or(true), now)
-                    .await?,
+            let report = billrun::run_with(
+                &db,
+                Some(&ctx.org_id),
+                at,
+                b.finalize.unwrap_or(true),
+                |_| {},
             )
+            .await?;
+            billrun::record(&db, &ctx.org_id, &report, ctx.now, Utc::now()).await?;
+            Ok(report)
         },
     )
     .await
-}
-
-#[allow(dead_code)]
-fn _assert_into_response(e: ApiError) -> Response {
-    e.into_response()
 }
