@@ -9,7 +9,8 @@
 //! - A credit note on an open invoice first reduces its amount remaining; the rest goes to
 //!   the credit balance. An open invoice credited down to 0 becomes `paid`.
 //! - Proration invoices and one-off invoices apply only coupons passed explicitly; period
-//!   invoices apply the customer's and the subscription's live discounts.
+//!   invoices apply the customer's and the subscription's live discounts, in the order they
+//!   were attached (oldest first), each to what the previous ones left.
 
 use crate::catalog::{coupon_rule, tax_rate_rule, LoadedPrice};
 use crate::ledger::TxMeta;
@@ -192,10 +193,7 @@ pub fn build(
             !d.duration.applies_after(d.row.invoices_applied as u32),
         ));
     }
-    let tax_rate = match treatment {
-        TaxTreatment::Taxable { rate } => rate.clone(),
-        _ => None,
-    };
+    let tax_rate = rate_of(treatment);
     Ok(NewInvoice {
         id: new_id!(InvoiceId).to_string(),
         customer_id: customer.id.clone(),
@@ -209,6 +207,14 @@ pub fn build(
         memo: None,
         discounts_used: used,
     })
+}
+
+/// The rate lines are taxed at under `treatment` (None when exempt or reverse charge).
+fn rate_of(treatment: &TaxTreatment) -> Option<TaxRate> {
+    match treatment {
+        TaxTreatment::Taxable { rate } => rate.clone(),
+        _ => None,
+    }
 }
 
 /// Rows of one computed invoice.
@@ -937,23 +943,19 @@ async fn rewrite_draft(
     computed: ComputedInvoice,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let customer = store::customers::get(tx, org, &inv.customer_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("customer", &inv.customer_id))?;
-    let mut tmp = build(
-        &customer,
-        None,
-        "manual",
-        None,
-        None,
-        Vec::new(),
-        &mut [],
-        false,
-        treatment,
-        0,
-    )?;
-    tmp.id = inv.id.clone();
-    tmp.computed = computed;
+    let tmp = NewInvoice {
+        id: inv.id.clone(),
+        customer_id: inv.customer_id.clone(),
+        subscription_id: inv.subscription_id.clone(),
+        billing_reason: "manual",
+        billing_period_start: inv.billing_period_start,
+        period: None,
+        currency: inv.currency.clone(),
+        computed,
+        tax_rate: rate_of(treatment),
+        memo: inv.memo.clone(),
+        discounts_used: Vec::new(),
+    };
     let (row, lines) = rows_of(org, &tmp, now);
     inv.subtotal = row.subtotal;
     inv.total_discount = row.total_discount;
