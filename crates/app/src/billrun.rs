@@ -94,7 +94,7 @@ pub async fn run_with(
                 .map_err(|e| AppError::Internal(format!("bill run task: {e}")))??;
             let Some(prepared) = prepared else { break };
             // Read and compute the next chunk while this one is written.
-            let last = prepared.range.last.clone();
+            let last = prepared.0.range.last.clone();
             next = tokio::spawn(prepare(db.clone(), org.clone(), last, at, finalize));
             let (n, ended, rows, examined) = commit(db, &org, at, prepared, finalize).await?;
             report.invoices_created += n;
@@ -110,21 +110,29 @@ pub async fn run_with(
 /// What a chunk's invoices were computed from; compared again under the lock.
 #[derive(Debug, Clone, PartialEq)]
 struct Versions {
-    subscriptions: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
-    customers: Vec<(String, i64, DateTime<Utc>)>,
-    discounts: Vec<(String, i64)>,
+    /// Subscriptions, customers and discounts (`store::subscriptions::range_fingerprint`).
+    fingerprint: String,
+    /// Tax rate ids, sorted.
     tax_rates: Vec<String>,
     seller_country: String,
 }
 
 impl Versions {
-    /// Sorted, so that the order the rows came back in does not matter.
-    fn normalized(mut self) -> Versions {
-        self.subscriptions.sort();
-        self.customers.sort();
-        self.discounts.sort();
-        self.tax_rates.sort();
-        self
+    async fn read(tx: &mut store::Tx, range: &DueRange, lock: bool) -> Result<Versions> {
+        let fingerprint = store::subscriptions::range_fingerprint(tx, range, lock).await?;
+        let setup = TaxSetup::load(tx, &range.org_id).await?;
+        let tax_rates = setup
+            .rates
+            .iter()
+            .map(|r| r.id.to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Ok(Versions {
+            fingerprint,
+            tax_rates,
+            seller_country: setup.seller_country,
+        })
     }
 }
 
@@ -136,7 +144,6 @@ struct Prepared {
     items_before: Vec<store::subscriptions::ItemRow>,
     invoices: Vec<invoicing::NewInvoice>,
     ended: u64,
-    versions: Versions,
 }
 
 /// Reads the next chunk of due subscriptions after `after` and computes it on a read
@@ -147,7 +154,7 @@ async fn prepare(
     after: String,
     at: DateTime<Utc>,
     finalize: bool,
-) -> Result<Option<Prepared>> {
+) -> Result<Option<(Prepared, Versions)>> {
     let mut tx = db.read().await?;
     let Some(last) =
         store::subscriptions::due_chunk_end(&mut tx, &org, &after, at, CHUNK as i64).await?
@@ -160,7 +167,11 @@ async fn prepare(
         last,
         at,
     };
-    Ok(Some(compute(&mut tx, range, false, finalize).await?))
+    let versions = Versions::read(&mut tx, &range, false).await?;
+    Ok(Some((
+        compute(&mut tx, range, false, finalize).await?,
+        versions,
+    )))
 }
 
 /// Loads the chunk's state (locked if `lock`) and renews every subscription as many periods
@@ -172,15 +183,22 @@ async fn compute(
     finalize: bool,
 ) -> Result<Prepared> {
     let started = std::time::Instant::now();
+    let mut last_lap = started;
+    let mut lap = |what: &str| {
+        tracing::trace!(
+            what,
+            ms = last_lap.elapsed().as_millis() as u64,
+            "bill run load step"
+        );
+        last_lap = std::time::Instant::now();
+    };
     let (org, at) = (range.org_id.as_str(), range.at);
     let fetched = store::subscriptions::in_range(tx, &range, lock).await?;
+    lap("subs");
     // `in_range` returns only live subscriptions whose period has ended by `at`.
-    let sub_versions: Vec<_> = fetched
-        .iter()
-        .map(|s| (s.id.clone(), s.updated_at, s.current_period_end))
-        .collect();
     let mut subs = fetched;
     let mut items = store::subscriptions::items_in_range(tx, &range).await?;
+    lap("items");
     let items_before = items.clone();
     let price_ids: Vec<String> = items
         .iter()
@@ -190,12 +208,14 @@ async fn compute(
         .into_iter()
         .collect();
     let prices = crate::catalog::load_prices(tx, org, &price_ids).await?;
+    lap("prices");
     let customers: BTreeMap<String, store::customers::CustomerRow> =
         store::customers::in_range(tx, &range)
             .await?
             .into_iter()
             .map(|c| (c.id.clone(), c))
             .collect();
+    lap("customers");
     let mut discounts: BTreeMap<String, Vec<invoicing::ActiveDiscount>> = BTreeMap::new();
     let discount_rows = store::subscriptions::discounts_in_range(tx, &range).await?;
     for d in invoicing::discounts_with_coupons(tx, org, discount_rows).await? {
@@ -204,8 +224,10 @@ async fn compute(
             .or_default()
             .push(d);
     }
+    lap("discounts");
     let setup = TaxSetup::load(tx, org).await?;
     let vat_ids = store::customers::range_eu_vat_ids(tx, &range).await?;
+    lap("vat");
     let existing: BTreeSet<(String, DateTime<Utc>)> =
         // The next period of each starts at its current period's end.
         match subs.iter().map(|s| s.current_period_end).min() {
@@ -214,29 +236,7 @@ async fn compute(
         }
             .into_iter()
             .collect();
-    let versions = Versions {
-        subscriptions: sub_versions,
-        customers: customers
-            .values()
-            .map(|c| (c.id.clone(), c.credit_balance, c.updated_at))
-            .collect(),
-        discounts: discounts
-            .values()
-            .flatten()
-            .map(|d| (d.row.id.clone(), d.row.invoices_applied))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        tax_rates: setup
-            .rates
-            .iter()
-            .map(|r| r.id.to_string())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        seller_country: setup.seller_country.clone(),
-    }
-    .normalized();
+    lap("existing periods");
     let loaded = std::time::Instant::now();
 
     // Items are ordered by subscription: the range of each subscription's items.
@@ -316,7 +316,6 @@ async fn compute(
         items_before,
         invoices,
         ended,
-        versions,
     })
 }
 
@@ -326,7 +325,7 @@ async fn commit(
     db: &Db,
     org: &str,
     at: DateTime<Utc>,
-    prepared: Prepared,
+    prepared: (Prepared, Versions),
     finalize: bool,
 ) -> Result<(u64, u64, u64, u64)> {
     let started = std::time::Instant::now();
@@ -335,30 +334,14 @@ async fn commit(
     let series = crate::util::series("INV", chrono::Datelike::year(&at));
     store::invoices::take_numbers(&mut tx, org, &series, 0).await?;
     // (2) Lock the chunk and compare with what it was computed from.
-    let setup = TaxSetup::load(&mut tx, org).await?;
-    let now = Versions {
-        subscriptions: store::subscriptions::range_versions_for_update(&mut tx, &prepared.range)
-            .await?,
-        customers: store::customers::range_versions_for_update(&mut tx, &prepared.range).await?,
-        discounts: store::subscriptions::range_discount_versions(&mut tx, &prepared.range).await?,
-        tax_rates: setup
-            .rates
-            .iter()
-            .map(|r| r.id.to_string())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        seller_country: setup.seller_country.clone(),
-    }
-    .normalized();
-    let p = if now == prepared.versions {
+    let (prepared, versions) = prepared;
+    let now = Versions::read(&mut tx, &prepared.range, true).await?;
+    let p = if now == versions {
         prepared
     } else {
         tracing::debug!(
-            subscriptions = now.subscriptions == prepared.versions.subscriptions,
-            customers = now.customers == prepared.versions.customers,
-            discounts = now.discounts == prepared.versions.discounts,
-            tax = now.tax_rates == prepared.versions.tax_rates,
+            rows = now.fingerprint == versions.fingerprint,
+            tax = now.tax_rates == versions.tax_rates && now.seller_country == versions.seller_country,
             "bill run chunk changed since it was computed (false marks what); computing it again under the lock"
         );
         compute(&mut tx, prepared.range, true, finalize).await?
@@ -372,7 +355,12 @@ async fn commit(
         .map(|i| i.computed.lines.len() as u64)
         .sum();
     let entries: u64 = p.invoices.iter().map(ledger_rows).sum();
+    let periods = std::time::Instant::now();
     store::subscriptions::update_periods(&mut tx, &p.subs).await?;
+    tracing::debug!(
+        ms = periods.elapsed().as_millis() as u64,
+        "subscription periods written"
+    );
     for (it, was) in p.items.iter().zip(&p.items_before) {
         let changed = it.price_id != was.price_id
             || it.quantity != was.quantity

@@ -352,6 +352,7 @@ pub async fn write(
         rows.push(row);
         lines.append(&mut l);
     }
+    let t0 = std::time::Instant::now();
     store::invoices::insert(tx, &rows)
         .await
         .map_err(|e| match e {
@@ -361,8 +362,11 @@ pub async fn write(
             ),
             other => other.into(),
         })?;
+    let t1 = std::time::Instant::now();
     store::invoices::insert_lines(tx, &lines).await?;
+    let t2 = std::time::Instant::now();
     store::ledger::insert(tx, &txs, &entries).await?;
+    let t3 = std::time::Instant::now();
     for (cus, delta) in balance_delta {
         store::customers::add_credit_balance(tx, org, cus, delta).await?;
     }
@@ -391,6 +395,14 @@ pub async fn write(
         .into_iter()
         .collect();
     store::catalog::mark_prices_used(tx, org, &prices).await?;
+    tracing::debug!(
+        invoices = rows.len(),
+        invoices_ms = (t1 - t0).as_millis() as u64,
+        lines_ms = (t2 - t1).as_millis() as u64,
+        ledger_ms = (t3 - t2).as_millis() as u64,
+        rest_ms = t3.elapsed().as_millis() as u64,
+        "invoices written"
+    );
     Ok(rows)
 }
 

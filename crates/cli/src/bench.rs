@@ -60,6 +60,10 @@ async fn cleanup(
     schema: Option<String>,
 ) -> Result<()> {
     db.close().await;
+    if std::env::var_os("LEDGERDESK_BENCH_KEEP").is_some() {
+        eprintln!("kept the scratch database (LEDGERDESK_BENCH_KEEP): {path:?} {schema:?}");
+        return Ok(());
+    }
     if let Some(p) = path {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));

@@ -28,9 +28,29 @@ pub struct CustomerRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLS: &str = "id, org_id, external_id, name, email, phone, time_zone, locale, currency, tax_exempt, \
-    address_line1, address_line2, address_city, address_postal_code, address_region, address_country, \
-    metadata, credit_balance, created_at, updated_at";
+sqlite_read!(CustomerRow {
+    id,
+    org_id,
+    external_id,
+    name,
+    email,
+    phone,
+    time_zone,
+    locale,
+    currency,
+    tax_exempt,
+    address_line1,
+    address_line2,
+    address_city,
+    address_postal_code,
+    address_region,
+    address_country,
+    metadata,
+    credit_balance,
+    created_at,
+    updated_at,
+});
+const COLS: &str = CustomerRow::COLUMNS;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct TaxIdRow {
@@ -203,22 +223,7 @@ pub async fn in_range(tx: &mut Tx, r: &crate::subscriptions::DueRange) -> Result
         "SELECT {COLS} FROM customers WHERE org_id = $1 AND id IN ({}) ORDER BY id",
         crate::subscriptions::DUE_CUSTOMERS
     );
-    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, CustomerRow>(&sql), r).fetch_all(c).await?))
-}
-
-/// (id, credit_balance, updated_at) of a bill-run range's customers, locked.
-pub async fn range_versions_for_update(
-    tx: &mut Tx,
-    r: &crate::subscriptions::DueRange,
-) -> Result<Vec<(String, i64, DateTime<Utc>)>> {
-    let sql = format!(
-        "SELECT id, credit_balance, updated_at FROM customers WHERE org_id = $1 AND id IN ({}) ORDER BY id{}",
-        crate::subscriptions::DUE_CUSTOMERS,
-        tx.for_update()
-    );
-    Ok(
-        on!(tx, c => bind_range!(sqlx::query_as::<_, (String, i64, DateTime<Utc>)>(&sql), r).fetch_all(c).await?),
-    )
+    crate::bulk::range_rows(tx, &sql, r).await
 }
 
 /// EU VAT ids of a bill-run range's customers: customer id → values.

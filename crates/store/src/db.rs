@@ -66,7 +66,11 @@ impl Db {
                 .foreign_keys(true)
                 // 32 MiB of page cache per connection (SQLite's default is 2 MiB): bill runs touch
                 // large indexes.
-                .pragma("cache_size", "-32768");
+                .pragma("cache_size", "-32768")
+                // Rows come from sqlx's worker thread through a bounded channel; at the
+                // default 50 a large result ping-pongs between threads every 50 rows.
+                .row_buffer_size(4096)
+                .pragma("wal_autocheckpoint", "16384");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(60))
@@ -130,12 +134,17 @@ impl Db {
         }
     }
 
-    /// Starts a read-only transaction (plain `BEGIN` on SQLite, so readers never queue
-    /// behind writers).
+    /// Starts a read-only transaction that sees one snapshot throughout: plain `BEGIN` on
+    /// SQLite (WAL readers keep the snapshot of their first read and never queue behind
+    /// writers), `REPEATABLE READ READ ONLY` on PostgreSQL (whose default, READ COMMITTED,
+    /// would give each statement a newer snapshot).
     pub async fn read(&self) -> Result<Tx> {
         match self {
             Db::Sqlite(p) => Ok(Tx::Sqlite(p.begin().await?)),
-            Db::Pg(p) => Ok(Tx::Pg(p.begin().await?)),
+            Db::Pg(p) => Ok(Tx::Pg(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            )),
         }
     }
 

@@ -101,149 +101,42 @@ pub struct CreditNoteLineRow {
     pub tax_amount: i64,
 }
 
-pub async fn insert(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<u64> {
-    if let Tx::Pg(t) = tx {
-        let sql = format!(
-            "INSERT INTO invoices ({INV_COLS}) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-             $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::int8[], \
-             $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], $21::int8[], $22::int8[], \
-             $23::text[], $24::text[], $25::timestamptz[], $26::timestamptz[], $27::timestamptz[], $28::timestamptz[])"
-        );
-        return Ok(pg_unnest!(
-            &mut **t,
-            &sql,
-            rows,
-            |r| r.id.clone(),
-            |r| r.org_id.clone(),
-            |r| r.customer_id.clone(),
-            |r| r.subscription_id.clone(),
-            |r| r.billing_reason.clone(),
-            |r| r.billing_period_start,
-            |r| r.period_start,
-            |r| r.period_end,
-            |r| r.status.clone(),
-            |r| r.currency.clone(),
-            |r| r.number.clone(),
-            |r| r.subtotal,
-            |r| r.total_discount,
-            |r| r.total_tax,
-            |r| r.total_net,
-            |r| r.total,
-            |r| r.credit_applied,
-            |r| r.credit_to_balance,
-            |r| r.amount_due,
-            |r| r.amount_paid,
-            |r| r.amount_credited,
-            |r| r.amount_remaining,
-            |r| r.tax_note.clone(),
-            |r| r.memo.clone(),
-            |r| r.created_at,
-            |r| r.finalized_at,
-            |r| r.voided_at,
-            |r| r.marked_uncollectible_at
-        ));
+impl crate::bulk::Row for InvoiceRow {
+    const TARGET: &'static str = "invoices (id, org_id, customer_id, subscription_id, billing_reason, billing_period_start, \
+        period_start, period_end, status, currency, number, subtotal, total_discount, total_tax, total_net, total, \
+        credit_applied, credit_to_balance, amount_due, amount_paid, amount_credited, amount_remaining, tax_note, memo, \
+        created_at, finalized_at, voided_at, marked_uncollectible_at)";
+    const COLUMNS: usize = 28;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.customer_id, self.subscription_id, self.billing_reason,
+            self.billing_period_start, self.period_start, self.period_end, self.status, self.currency, self.number,
+            self.subtotal, self.total_discount, self.total_tax, self.total_net, self.total, self.credit_applied,
+            self.credit_to_balance, self.amount_due, self.amount_paid, self.amount_credited, self.amount_remaining,
+            self.tax_note, self.memo, self.created_at, self.finalized_at, self.voided_at, self.marked_uncollectible_at);
     }
-    Ok(insert_rows!(
-        tx,
-        format!("INSERT INTO invoices ({INV_COLS}) "),
-        rows,
-        500,
-        |b, r| {
-            b.push_bind(&r.id)
-                .push_bind(&r.org_id)
-                .push_bind(&r.customer_id)
-                .push_bind(&r.subscription_id)
-                .push_bind(&r.billing_reason)
-                .push_bind(r.billing_period_start)
-                .push_bind(r.period_start)
-                .push_bind(r.period_end)
-                .push_bind(&r.status)
-                .push_bind(&r.currency)
-                .push_bind(&r.number)
-                .push_bind(r.subtotal)
-                .push_bind(r.total_discount)
-                .push_bind(r.total_tax)
-                .push_bind(r.total_net)
-                .push_bind(r.total)
-                .push_bind(r.credit_applied)
-                .push_bind(r.credit_to_balance)
-                .push_bind(r.amount_due)
-                .push_bind(r.amount_paid)
-                .push_bind(r.amount_credited)
-                .push_bind(r.amount_remaining)
-                .push_bind(&r.tax_note)
-                .push_bind(&r.memo)
-                .push_bind(r.created_at)
-                .push_bind(r.finalized_at)
-                .push_bind(r.voided_at)
-                .push_bind(r.marked_uncollectible_at);
-        }
-    ))
+}
+
+impl crate::bulk::Row for LineRow {
+    const TARGET: &'static str = "invoice_lines (id, org_id, invoice_id, position, kind, description, product_id, price_id, \
+        quantity, amount, discount_amount, tax_amount, net_amount, total, tax_rate_id, tax_percentage, tax_inclusive, \
+        period_start, period_end, period_start_date, period_end_date)";
+    const COLUMNS: usize = 21;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.invoice_id, self.position, self.kind, self.description, self.product_id,
+            self.price_id, self.quantity, self.amount, self.discount_amount, self.tax_amount, self.net_amount, self.total,
+            self.tax_rate_id, self.tax_percentage, self.tax_inclusive, self.period_start, self.period_end,
+            self.period_start_date, self.period_end_date);
+    }
+}
+
+/// Inserts invoices (COPY on PostgreSQL, prepared rows on SQLite); a second invoice for a
+/// subscription period is [`crate::StoreError::Conflict`].
+pub async fn insert(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<u64> {
+    crate::bulk::insert(tx, rows).await
 }
 
 pub async fn insert_lines(tx: &mut Tx, rows: &[LineRow]) -> Result<u64> {
-    if let Tx::Pg(t) = tx {
-        let sql = format!(
-            "INSERT INTO invoice_lines ({LINE_COLS}) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], \
-             $15::text[], $16::text[], $17::bool[], $18::timestamptz[], $19::timestamptz[], $20::date[], $21::date[])"
-        );
-        return Ok(pg_unnest!(
-            &mut **t,
-            &sql,
-            rows,
-            |r| r.id.clone(),
-            |r| r.org_id.clone(),
-            |r| r.invoice_id.clone(),
-            |r| r.position,
-            |r| r.kind.clone(),
-            |r| r.description.clone(),
-            |r| r.product_id.clone(),
-            |r| r.price_id.clone(),
-            |r| r.quantity.clone(),
-            |r| r.amount,
-            |r| r.discount_amount,
-            |r| r.tax_amount,
-            |r| r.net_amount,
-            |r| r.total,
-            |r| r.tax_rate_id.clone(),
-            |r| r.tax_percentage.clone(),
-            |r| r.tax_inclusive,
-            |r| r.period_start,
-            |r| r.period_end,
-            |r| r.period_start_date,
-            |r| r.period_end_date
-        ));
-    }
-    Ok(insert_rows!(
-        tx,
-        format!("INSERT INTO invoice_lines ({LINE_COLS}) "),
-        rows,
-        500,
-        |b, r| {
-            b.push_bind(&r.id)
-                .push_bind(&r.org_id)
-                .push_bind(&r.invoice_id)
-                .push_bind(r.position)
-                .push_bind(&r.kind)
-                .push_bind(&r.description)
-                .push_bind(&r.product_id)
-                .push_bind(&r.price_id)
-                .push_bind(&r.quantity)
-                .push_bind(r.amount)
-                .push_bind(r.discount_amount)
-                .push_bind(r.tax_amount)
-                .push_bind(r.net_amount)
-                .push_bind(r.total)
-                .push_bind(&r.tax_rate_id)
-                .push_bind(&r.tax_percentage)
-                .push_bind(r.tax_inclusive)
-                .push_bind(r.period_start)
-                .push_bind(r.period_end)
-                .push_bind(r.period_start_date)
-                .push_bind(r.period_end_date);
-        }
-    ))
+    crate::bulk::insert(tx, rows).await
 }
 
 pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<InvoiceRow>> {
@@ -421,14 +314,16 @@ pub async fn delete(tx: &mut Tx, org_id: &str, id: &str) -> Result<()> {
 }
 
 /// (subscription, period start) of the invoices of a bill-run range's subscriptions for
-/// periods starting at or after `since`.
+/// periods starting at or after `since`. The organisation is fixed by the range's
+/// subscriptions; testing `org_id` on invoices as well made SQLite scan the organisation's
+/// invoices instead of using the `(subscription_id, billing_period_start)` key.
 pub async fn range_existing_periods(
     tx: &mut Tx,
     r: &crate::subscriptions::DueRange,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>> {
     let sql = format!(
-        "SELECT subscription_id, billing_period_start FROM invoices WHERE org_id = $1 AND billing_period_start >= $5 AND subscription_id IN ({})",
+        "SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start >= $5 AND subscription_id IN ({})",
         crate::subscriptions::DUE_IDS
     );
     Ok(

@@ -27,26 +27,29 @@ pub struct EntryRow {
     pub credit: i64,
 }
 
-pub async fn insert(tx: &mut Tx, txs: &[TransactionRow], entries: &[EntryRow]) -> Result<()> {
-    if let Tx::Pg(t) = tx {
-        pg_unnest!(&mut **t, "INSERT INTO ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, currency, created_at) \
-            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])", txs,
-            |r| r.id.clone(), |r| r.org_id.clone(), |r| r.kind.clone(), |r| r.customer_id.clone(), |r| r.invoice_id.clone(),
-            |r| r.credit_note_id.clone(), |r| r.currency.clone(), |r| r.created_at);
-        pg_unnest!(&mut **t, "INSERT INTO ledger_entries (org_id, transaction_id, account, customer_id, currency, debit, credit) \
-            SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[])", entries,
-            |r| r.org_id.clone(), |r| r.transaction_id.clone(), |r| r.account.clone(), |r| r.customer_id.clone(),
-            |r| r.currency.clone(), |r| r.debit, |r| r.credit);
-        return Ok(());
+impl crate::bulk::Row for TransactionRow {
+    const TARGET: &'static str =
+        "ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, currency, created_at)";
+    const COLUMNS: usize = 8;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.kind, self.customer_id, self.invoice_id, self.credit_note_id,
+            self.currency, self.created_at);
     }
-    insert_rows!(tx, "INSERT INTO ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, currency, created_at) ", txs, 1000, |b, r| {
-        b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.kind).push_bind(&r.customer_id).push_bind(&r.invoice_id)
-            .push_bind(&r.credit_note_id).push_bind(&r.currency).push_bind(r.created_at);
-    });
-    insert_rows!(tx, "INSERT INTO ledger_entries (org_id, transaction_id, account, customer_id, currency, debit, credit) ", entries, 1000, |b, r| {
-        b.push_bind(&r.org_id).push_bind(&r.transaction_id).push_bind(&r.account).push_bind(&r.customer_id)
-            .push_bind(&r.currency).push_bind(r.debit).push_bind(r.credit);
-    });
+}
+
+impl crate::bulk::Row for EntryRow {
+    const TARGET: &'static str =
+        "ledger_entries (org_id, transaction_id, account, customer_id, currency, debit, credit)";
+    const COLUMNS: usize = 7;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.org_id, self.transaction_id, self.account, self.customer_id, self.currency, self.debit,
+            self.credit);
+    }
+}
+
+pub async fn insert(tx: &mut Tx, txs: &[TransactionRow], entries: &[EntryRow]) -> Result<()> {
+    crate::bulk::insert(tx, txs).await?;
+    crate::bulk::insert(tx, entries).await?;
     Ok(())
 }
 

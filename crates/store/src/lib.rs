@@ -10,7 +10,10 @@
 
 #[macro_use]
 mod db;
+#[macro_use]
+pub mod bulk;
 pub mod bench;
+
 pub mod billruns;
 pub mod catalog;
 pub mod customers;

@@ -27,9 +27,28 @@ pub struct SubscriptionRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const SUB_COLS: &str = "id, org_id, customer_id, status, currency, interval_unit, interval_count, anchor_date, period_index, \
-    current_period_start, current_period_end, current_period_start_date, current_period_end_date, trial_end, \
-    cancel_at_period_end, canceled_at, ended_at, created_at, updated_at";
+sqlite_read!(SubscriptionRow {
+    id,
+    org_id,
+    customer_id,
+    status,
+    currency,
+    interval_unit,
+    interval_count,
+    anchor_date,
+    period_index,
+    current_period_start,
+    current_period_end,
+    current_period_start_date,
+    current_period_end_date,
+    trial_end,
+    cancel_at_period_end,
+    canceled_at,
+    ended_at,
+    created_at,
+    updated_at,
+});
+const SUB_COLS: &str = SubscriptionRow::COLUMNS;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct ItemRow {
@@ -44,7 +63,18 @@ pub struct ItemRow {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-const ITEM_COLS: &str = "id, org_id, subscription_id, price_id, quantity, pending_price_id, pending_quantity, created_at, deleted_at";
+sqlite_read!(ItemRow {
+    id,
+    org_id,
+    subscription_id,
+    price_id,
+    quantity,
+    pending_price_id,
+    pending_quantity,
+    created_at,
+    deleted_at,
+});
+const ITEM_COLS: &str = ItemRow::COLUMNS;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct DiscountRow {
@@ -185,22 +215,19 @@ pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()>
             |r| r.ended_at, |r| r.updated_at);
         return Ok(());
     }
-    for part in rows.chunks(500) {
-        on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "WITH v(id, status, period_index, cps, cpe, cpsd, cped, cape, canceled_at, ended_at, updated_at) AS (");
-            qb.push_values(part, |mut b, r| {
-                b.push_bind(&r.id).push_bind(&r.status).push_bind(r.period_index).push_bind(r.current_period_start)
-                    .push_bind(r.current_period_end).push_bind(r.current_period_start_date).push_bind(r.current_period_end_date)
-                    .push_bind(r.cancel_at_period_end).push_bind(r.canceled_at).push_bind(r.ended_at).push_bind(r.updated_at);
-            });
-            qb.push(") UPDATE subscriptions SET status = v.status, period_index = v.period_index, current_period_start = v.cps, \
-                current_period_end = v.cpe, current_period_start_date = v.cpsd, current_period_end_date = v.cped, \
-                cancel_at_period_end = v.cape, canceled_at = v.canceled_at, ended_at = v.ended_at, updated_at = v.updated_at \
-                FROM v WHERE subscriptions.id = v.id");
-            qb.build().execute(c).await?.rows_affected()
-        });
-    }
+    crate::bulk::sqlite_each(
+        tx,
+        "UPDATE subscriptions SET status = ?2, period_index = ?3, current_period_start = ?4, current_period_end = ?5, \
+         current_period_start_date = ?6, current_period_end_date = ?7, cancel_at_period_end = ?8, canceled_at = ?9, \
+         ended_at = ?10, updated_at = ?11 WHERE id = ?1",
+        rows,
+        |r, o| {
+            fields!(o; r.id, r.status, r.period_index, r.current_period_start, r.current_period_end,
+                r.current_period_start_date, r.current_period_end_date, r.cancel_at_period_end, r.canceled_at,
+                r.ended_at, r.updated_at)
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -304,38 +331,53 @@ pub async fn in_range(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<Vec<Subsc
          AND current_period_end <= $4 ORDER BY id{}",
         if lock { tx.for_update() } else { "" }
     );
-    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, SubscriptionRow>(&sql), r).fetch_all(c).await?))
+    crate::bulk::range_rows(tx, &sql, r).await
 }
 
-/// (id, updated_at, current_period_end) of a range, locked.
-pub async fn range_versions_for_update(
-    tx: &mut Tx,
-    r: &DueRange,
-) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>> {
+/// A fingerprint of everything a bill-run chunk is computed from that other operations may
+/// change: each due subscription's (id, updated_at, current period end), each of their
+/// customers' (id, credit balance, updated_at) and each live discount's (id, uses). Equal
+/// fingerprints mean equal state. Computed in the database as one text, so no per-row
+/// transfer. With `lock`, the subscriptions and customers are locked (`FOR UPDATE` on
+/// PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the write lock).
+///
+/// The reader must take it in the same snapshot as the rows it computed from
+/// ([`crate::Db::read`] is `REPEATABLE READ` on PostgreSQL).
+pub async fn range_fingerprint(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<String> {
+    let agg = match tx {
+        Tx::Pg(_) => "string_agg",
+        Tx::Sqlite(_) => "group_concat",
+    };
+    let lock = if lock { tx.for_update() } else { "" };
     let sql = format!(
-        "SELECT id, updated_at, current_period_end FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 \
-         AND ended_at IS NULL AND current_period_end <= $4 ORDER BY id{}",
-        tx.for_update()
+        "SELECT \
+           (SELECT {agg}(s.id || '|' || s.updated_at || '|' || s.current_period_end, ',' ORDER BY s.id) \
+              FROM (SELECT id, updated_at, current_period_end FROM subscriptions WHERE org_id = $1 AND id > $2 \
+                    AND id <= $3 AND ended_at IS NULL AND current_period_end <= $4{lock}) s), \
+           (SELECT {agg}(c.id || '|' || c.credit_balance || '|' || c.updated_at, ',' ORDER BY c.id) \
+              FROM (SELECT id, credit_balance, updated_at FROM customers WHERE org_id = $1 \
+                    AND id IN ({DUE_CUSTOMERS}){lock}) c), \
+           (SELECT {agg}(d.id || '|' || d.invoices_applied, ',' ORDER BY d.id) FROM discounts d \
+              WHERE d.ended_at IS NULL AND d.org_id = $1 AND d.customer_id IN ({DUE_CUSTOMERS}))"
     );
-    Ok(
-        on!(tx, c => bind_range!(sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(&sql), r).fetch_all(c).await?),
-    )
+    let (s, c, d): (Option<String>, Option<String>, Option<String>) =
+        on!(tx, c => bind_range!(sqlx::query_as(&sql), r).fetch_one(c).await?);
+    Ok(format!(
+        "{}\n{}\n{}",
+        s.unwrap_or_default(),
+        c.unwrap_or_default(),
+        d.unwrap_or_default()
+    ))
 }
 
 /// Live items of a range's subscriptions, ordered by subscription then id.
 pub async fn items_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<ItemRow>> {
     let sql = format!("SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = $1 AND subscription_id IN ({DUE_IDS}) ORDER BY subscription_id, id");
-    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, ItemRow>(&sql), r).fetch_all(c).await?))
+    crate::bulk::range_rows(tx, &sql, r).await
 }
 
 /// Live discounts of a range's customers.
 pub async fn discounts_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<DiscountRow>> {
     let sql = format!("SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND customer_id IN ({DUE_CUSTOMERS}) ORDER BY id");
     Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, DiscountRow>(&sql), r).fetch_all(c).await?))
-}
-
-/// (id, invoices_applied) of the live discounts of a range's customers.
-pub async fn range_discount_versions(tx: &mut Tx, r: &DueRange) -> Result<Vec<(String, i64)>> {
-    let sql = format!("SELECT id, invoices_applied FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND customer_id IN ({DUE_CUSTOMERS}) ORDER BY id");
-    Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, (String, i64)>(&sql), r).fetch_all(c).await?))
 }
