@@ -168,10 +168,11 @@ async fn prepare(
         at,
     };
     let versions = Versions::read(&mut tx, &range, false).await?;
-    Ok(Some((
-        compute(&mut tx, range, false, finalize).await?,
-        versions,
-    )))
+    let prepared = compute(&mut tx, range, false, finalize).await?;
+    drop(tx);
+    // The previous chunks' pages go into the database file here, off the writer's path.
+    db.checkpoint_passive().await?;
+    Ok(Some((prepared, versions)))
 }
 
 /// Loads the chunk's state (locked if `lock`) and renews every subscription as many periods
