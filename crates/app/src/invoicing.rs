@@ -303,6 +303,8 @@ fn finalize_row(
         customer_id: &row.customer_id,
         invoice_id: Some(&row.id),
         credit_note_id: None,
+        payment_id: None,
+        refund_id: None,
         currency: &row.currency,
         at: now,
     };
@@ -1081,6 +1083,8 @@ pub async fn void(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         customer_id: &inv.customer_id,
         invoice_id: Some(id),
         credit_note_id: None,
+        payment_id: None,
+        refund_id: None,
         currency: &inv.currency,
         at: ctx.now,
     };
@@ -1133,6 +1137,8 @@ pub async fn mark_uncollectible(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice>
         customer_id: &inv.customer_id,
         invoice_id: Some(id),
         credit_note_id: None,
+        payment_id: None,
+        refund_id: None,
         currency: &inv.currency,
         at: ctx.now,
     };
@@ -1391,6 +1397,8 @@ pub async fn create_credit_note(
         customer_id: &inv.customer_id,
         invoice_id: Some(&inv.id),
         credit_note_id: Some(&cn_id),
+        payment_id: None,
+        refund_id: None,
         currency: &inv.currency,
         at: ctx.now,
     };

@@ -16,6 +16,8 @@ pub struct TxMeta<'a> {
     pub customer_id: &'a str,
     pub invoice_id: Option<&'a str>,
     pub credit_note_id: Option<&'a str>,
+    pub payment_id: Option<&'a str>,
+    pub refund_id: Option<&'a str>,
     pub currency: &'a str,
     pub at: chrono::DateTime<chrono::Utc>,
 }
@@ -53,6 +55,8 @@ pub fn post(
         customer_id: Some(meta.customer_id.to_string()),
         invoice_id: meta.invoice_id.map(str::to_string),
         credit_note_id: meta.credit_note_id.map(str::to_string),
+        payment_id: meta.payment_id.map(str::to_string),
+        refund_id: meta.refund_id.map(str::to_string),
         currency: meta.currency.to_string(),
         created_at: meta.at,
     });

@@ -13,6 +13,7 @@ pub mod error;
 pub mod invoicing;
 pub mod ledger;
 pub mod orgs;
+pub mod payments;
 pub mod subscriptions;
 mod util;
 

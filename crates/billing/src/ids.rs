@@ -88,4 +88,7 @@ ids! {
     LedgerTransactionId => "ltx", "ledger transaction";
     LedgerAccountId => "lacc", "ledger account";
     BillRunId => "br", "bill run";
+    PaymentMethodId => "pm", "payment method";
+    PaymentId => "pay", "payment";
+    RefundId => "re", "refund";
 }

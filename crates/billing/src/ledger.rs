@@ -147,10 +147,19 @@ pub fn goodwill_credit(amount: i64) -> Posting {
 /// A payment P against receivable `applied` (≤ P); excess to customer credit:
 /// Dr cash P; Cr receivable applied; Cr customer_credit P − applied.
 pub fn payment(amount: i64, applied: i64) -> Posting {
+    payment_recovering(amount, applied, 0)
+}
+
+/// A payment P of which `applied` settles open invoices and `recovered` settles invoices
+/// written off as uncollectible (the write-off is reversed: Dr receivable, Cr bad_debt, and
+/// the payment then clears that receivable, so the two receivable entries cancel):
+/// Dr cash P; Cr receivable applied; Cr bad_debt recovered; Cr customer_credit the rest.
+pub fn payment_recovering(amount: i64, applied: i64, recovered: i64) -> Posting {
     Posting::new(vec![
         dr(Cash, amount),
         cr(Receivable, applied),
-        cr(CustomerCredit, amount - applied),
+        cr(BadDebt, recovered),
+        cr(CustomerCredit, amount - applied - recovered),
     ])
 }
 
@@ -255,6 +264,24 @@ mod tests {
         let p = goodwill_credit(500);
         assert_balanced(&p);
         assert_eq!((p.net_of(Goodwill), p.net_of(CustomerCredit)), (500, -500));
+    }
+
+    #[test]
+    fn a_payment_on_a_written_off_invoice_reverses_the_bad_debt() {
+        let w = write_off(3685);
+        let p = payment_recovering(5000, 1000, 3685);
+        assert_balanced(&p);
+        assert_eq!(
+            (
+                p.net_of(Cash),
+                p.net_of(Receivable),
+                p.net_of(BadDebt),
+                p.net_of(CustomerCredit)
+            ),
+            (5000, -1000, -3685, -315)
+        );
+        // Write-off then recovery: bad debt back to zero.
+        assert_eq!(w.net_of(BadDebt) + p.net_of(BadDebt), 0);
     }
 
     #[test]

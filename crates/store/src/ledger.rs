@@ -12,6 +12,8 @@ pub struct TransactionRow {
     pub customer_id: Option<String>,
     pub invoice_id: Option<String>,
     pub credit_note_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub refund_id: Option<String>,
     pub currency: String,
     pub created_at: DateTime<Utc>,
 }
@@ -29,11 +31,11 @@ pub struct EntryRow {
 
 impl crate::bulk::Row for TransactionRow {
     const TARGET: &'static str =
-        "ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, currency, created_at)";
-    const COLUMNS: usize = 8;
+        "ledger_transactions (id, org_id, kind, customer_id, invoice_id, credit_note_id, payment_id, refund_id, currency, created_at)";
+    const COLUMNS: usize = 10;
     fn put<O: crate::bulk::Out>(&self, o: &mut O) {
         fields!(o; self.id, self.org_id, self.kind, self.customer_id, self.invoice_id, self.credit_note_id,
-            self.currency, self.created_at);
+            self.payment_id, self.refund_id, self.currency, self.created_at);
     }
 }
 

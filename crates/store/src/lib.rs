@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod ledger;
 pub mod orgs;
+pub mod payments;
 pub mod subscriptions;
 pub mod testing;
 pub mod verify;

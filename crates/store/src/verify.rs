@@ -115,6 +115,62 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
         out.push(Violation { invariant: "numbering_gapless", detail: format!("organisation {org} series {series}: {issued} numbers issued but {found} documents carry one") });
     }
 
+    let rows: Vec<(String, i64, i64, i64)> = on!(tx, c => sqlx::query_as(
+        "SELECT p.id, p.amount, p.amount_applied, CAST(COALESCE(SUM(a.amount), 0) AS BIGINT) FROM payments p \
+         LEFT JOIN payment_allocations a ON a.payment_id = p.id GROUP BY p.id, p.amount, p.amount_applied \
+         HAVING COALESCE(SUM(a.amount), 0) <> p.amount_applied OR p.amount_applied > p.amount ORDER BY p.id LIMIT 1000")
+        .fetch_all(c).await?);
+    for (id, amount, applied, allocated) in rows {
+        out.push(Violation {
+            invariant: "payment_allocations_consistent",
+            detail: format!("payment {id}: amount {amount}, applied {applied}, allocated to invoices {allocated}"),
+        });
+    }
+
+    let rows: Vec<(String, i64, i64)> = on!(tx, c => sqlx::query_as(
+        "SELECT i.id, i.amount_paid, CAST(COALESCE(SUM(a.amount), 0) AS BIGINT) FROM invoices i \
+         LEFT JOIN payment_allocations a ON a.invoice_id = i.id WHERE i.amount_paid <> 0 OR a.invoice_id IS NOT NULL \
+         GROUP BY i.id, i.amount_paid HAVING i.amount_paid <> COALESCE(SUM(a.amount), 0) ORDER BY i.id LIMIT 1000")
+        .fetch_all(c).await?);
+    for (id, paid, allocated) in rows {
+        out.push(Violation {
+            invariant: "invoice_paid_equals_allocations",
+            detail: format!(
+                "invoice {id}: amount paid {paid} ≠ payments allocated to it {allocated}"
+            ),
+        });
+    }
+
+    let rows: Vec<(String, i64, i64)> = on!(tx, c => sqlx::query_as(
+        "SELECT p.id, p.amount_refunded, CAST(COALESCE(SUM(r.amount), 0) AS BIGINT) FROM payments p \
+         LEFT JOIN refunds r ON r.payment_id = p.id AND r.status IN ('pending', 'succeeded') \
+         GROUP BY p.id, p.amount_refunded HAVING p.amount_refunded <> COALESCE(SUM(r.amount), 0) ORDER BY p.id LIMIT 1000")
+        .fetch_all(c).await?);
+    for (id, refunded, refunds) in rows {
+        out.push(Violation {
+            invariant: "refunds_within_payment",
+            detail: format!("payment {id}: amount refunded {refunded} ≠ its pending and succeeded refunds {refunds}"),
+        });
+    }
+
+    // Cash in the ledger = succeeded payments − refunds not failed, per organisation and currency.
+    let rows: Vec<(String, String, i64, i64)> = on!(tx, c => sqlx::query_as(
+        "WITH led AS (SELECT org_id, currency, SUM(debit) - SUM(credit) AS bal FROM ledger_entries WHERE account = 'cash' GROUP BY org_id, currency), \
+         mov AS (SELECT org_id, currency, amount AS amt FROM payments WHERE status = 'succeeded' \
+                 UNION ALL SELECT org_id, currency, -amount FROM refunds WHERE status IN ('pending', 'succeeded')), \
+         net AS (SELECT org_id, currency, SUM(amt) AS amt FROM mov GROUP BY org_id, currency), \
+         k AS (SELECT org_id, currency FROM led UNION SELECT org_id, currency FROM net) \
+         SELECT k.org_id, k.currency, CAST(COALESCE(led.bal, 0) AS BIGINT), CAST(COALESCE(net.amt, 0) AS BIGINT) FROM k \
+         LEFT JOIN led ON led.org_id = k.org_id AND led.currency = k.currency LEFT JOIN net ON net.org_id = k.org_id AND net.currency = k.currency \
+         WHERE COALESCE(led.bal, 0) <> COALESCE(net.amt, 0) ORDER BY k.org_id, k.currency")
+        .fetch_all(c).await?);
+    for (org, cur, ledger, moved) in rows {
+        out.push(Violation {
+            invariant: "cash_equals_payments",
+            detail: format!("organisation {org} {cur}: cash in the ledger {ledger} ≠ payments less refunds {moved}"),
+        });
+    }
+
     let rows: Vec<(String, String)> = on!(tx, c => sqlx::query_as(
         "SELECT 'invoice ' || i.id, 'customer ' || i.customer_id FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id AND c.org_id = i.org_id WHERE c.id IS NULL \
          UNION ALL SELECT 'invoice ' || i.id, 'subscription ' || i.subscription_id FROM invoices i LEFT JOIN subscriptions s ON s.id = i.subscription_id AND s.org_id = i.org_id WHERE i.subscription_id IS NOT NULL AND s.id IS NULL \

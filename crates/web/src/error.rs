@@ -76,6 +76,15 @@ impl From<AppError> for ApiError {
                 format!("no such {resource}: {id}"),
                 Some("id".into()),
             ),
+            // The gateway did not settle the request: retryable, not the caller's fault.
+            AppError::State { code, message }
+                if matches!(
+                    code,
+                    "payment_pending" | "gateway_timeout" | "gateway_unavailable"
+                ) =>
+            {
+                ApiError::new(StatusCode::BAD_GATEWAY, "api_error", code, message, None)
+            }
             AppError::State { code, message } => ApiError::new(
                 StatusCode::CONFLICT,
                 "invalid_request_error",

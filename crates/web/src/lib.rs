@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod idempotency;
 pub mod openapi;
+mod payments;
 mod routes;
 
 pub use error::{ApiError, ErrorBody};
@@ -25,13 +26,17 @@ pub const MAX_BODY: usize = 256 * 1024;
 pub struct AppState {
     pub db: Db,
     pub key_cache: KeyCache,
+    /// The payment gateway cards are tokenized, charged and refunded at.
+    pub gateway: gateway::Gateway,
 }
 
 impl AppState {
+    /// State with the built-in sandbox gateway.
     pub fn new(db: Db) -> AppState {
         AppState {
             db,
             key_cache: KeyCache::default(),
+            gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
         }
     }
 }

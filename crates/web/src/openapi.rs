@@ -32,8 +32,12 @@ impl Modify for BearerAuth {
         crate::routes::finalize_invoice, crate::routes::void_invoice, crate::routes::mark_uncollectible,
         crate::routes::create_credit_note, crate::routes::list_credit_notes, crate::routes::get_credit_note,
         crate::routes::list_ledger_entries, crate::routes::create_bill_run,
+        crate::payments::attach_payment_method, crate::payments::list_payment_methods, crate::payments::default_payment_method,
+        crate::payments::detach_payment_method, crate::payments::pay_invoice, crate::payments::create_payment,
+        crate::payments::retry_payment, crate::payments::get_payment, crate::payments::list_payments,
+        crate::payments::create_refund, crate::payments::retry_refund, crate::payments::get_refund, crate::payments::list_refunds,
     ),
-    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"))
+    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"))
 )]
 pub struct ApiDoc;
 

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-type ApiResult<T> = Result<Json<T>, ApiError>;
+pub(crate) type ApiResult<T> = Result<Json<T>, ApiError>;
 
-fn ctx(org: &Org) -> Ctx {
+pub(crate) fn ctx(org: &Org) -> Ctx {
     Ctx::new(org.0.clone(), Utc::now())
 }
 
@@ -43,7 +43,7 @@ pub struct ListParams {
     pub q: Option<String>,
 }
 
-fn list_params(
+pub(crate) fn list_params(
     q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ListParams, ApiError> {
     q.map(|q| q.0).map_err(|e| {
@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/credit_notes/{id}", get(get_credit_note))
         .route("/v1/ledger_entries", get(list_ledger_entries))
         .route("/v1/bill_runs", post(create_bill_run))
+        .merge(crate::payments::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -125,7 +126,7 @@ pub fn router(state: AppState) -> Router {
 
 /// A POST that moves money: runs once per `Idempotency-Key` (see [`idempotency`]), parses
 /// the JSON body as `T` and answers 200 with what `op` returns.
-async fn money_post<T, R, F, Fut>(
+pub(crate) async fn money_post<T, R, F, Fut>(
     s: &AppState,
     org: &Org,
     headers: &HeaderMap,

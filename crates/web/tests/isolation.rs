@@ -20,6 +20,10 @@ struct Fixture {
     open_invoice: String,
     draft_invoice: String,
     credit_note: String,
+    payment_method: String,
+    card_payment: String,
+    payment: String,
+    refund: String,
 }
 
 async fn fixture(a: &Client) -> Fixture {
@@ -70,6 +74,35 @@ async fn fixture(a: &Client) -> Fixture {
         )
         .await
         .ok();
+    let pm = a
+        .post(
+            "/v1/payment_methods",
+            json!({"customer": customer, "type": "card",
+                   "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031}}),
+        )
+        .await
+        .ok();
+    let card_payment = a
+        .post(
+            &format!("/v1/invoices/{}/pay", s(&open["id"])),
+            json!({"amount": 100}),
+        )
+        .await
+        .ok();
+    let payment = a
+        .post(
+            "/v1/payments",
+            json!({"customer": customer, "amount": 5000, "method": "bank_transfer"}),
+        )
+        .await
+        .ok();
+    let refund = a
+        .post(
+            "/v1/refunds",
+            json!({"payment": payment["id"], "amount": 100, "reason": "requested_by_customer"}),
+        )
+        .await
+        .ok();
     Fixture {
         customer,
         product,
@@ -81,6 +114,10 @@ async fn fixture(a: &Client) -> Fixture {
         open_invoice: s(&open["id"]),
         draft_invoice: s(&draft["id"]),
         credit_note: s(&cn["id"]),
+        payment_method: s(&pm["id"]),
+        card_payment: s(&card_payment["id"]),
+        payment: s(&payment["id"]),
+        refund: s(&refund["id"]),
     }
 }
 
@@ -98,6 +135,12 @@ async fn snapshot(a: &Client, f: &Fixture) -> Vec<Value> {
         format!("/v1/invoices/{}", f.open_invoice),
         format!("/v1/invoices/{}", f.draft_invoice),
         format!("/v1/credit_notes/{}", f.credit_note),
+        format!("/v1/customers/{}/payment_methods", f.customer),
+        format!("/v1/payments/{}", f.card_payment),
+        format!("/v1/payments/{}", f.payment),
+        format!("/v1/refunds/{}", f.refund),
+        "/v1/payments?limit=100".to_string(),
+        "/v1/refunds?limit=100".to_string(),
         "/v1/invoices?limit=100".to_string(),
         "/v1/credit_notes?limit=100".to_string(),
         "/v1/ledger_entries?limit=100".to_string(),
@@ -222,6 +265,60 @@ async fn isolation(srv: common::Server) {
             ),
         ),
         ("GET", format!("/v1/invoices/{}", f.open_invoice), None),
+        (
+            "GET",
+            format!("/v1/customers/{}/payment_methods", f.customer),
+            None,
+        ),
+        (
+            "POST",
+            "/v1/payment_methods".into(),
+            Some(json!({"customer": f.customer, "type": "manual"})),
+        ),
+        (
+            "POST",
+            format!("/v1/payment_methods/{}/default", f.payment_method),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/v1/payment_methods/{}/detach", f.payment_method),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/v1/invoices/{}/pay", f.open_invoice),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            "/v1/payments".into(),
+            Some(json!({"customer": f.customer, "amount": 1, "method": "cash"})),
+        ),
+        (
+            "POST",
+            "/v1/payments".into(),
+            Some(
+                json!({"customer": b_customer, "amount": 1, "method": "cash", "invoice": f.open_invoice}),
+            ),
+        ),
+        ("GET", format!("/v1/payments/{}", f.payment), None),
+        (
+            "POST",
+            format!("/v1/payments/{}/retry", f.card_payment),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            "/v1/refunds".into(),
+            Some(json!({"payment": f.payment, "amount": 1, "reason": "other"})),
+        ),
+        ("GET", format!("/v1/refunds/{}", f.refund), None),
+        (
+            "POST",
+            format!("/v1/refunds/{}/retry", f.refund),
+            Some(json!({})),
+        ),
         (
             "POST",
             format!("/v1/invoices/{}/lines", f.draft_invoice),

@@ -38,11 +38,16 @@ fn openapi_committed_document_is_the_generated_one() {
     );
 }
 
-/// The `/v1` routes registered in src/routes.rs, as (method, path), read from the source.
+/// The `/v1` routes registered in the sources that build routers (src/routes.rs and the
+/// modules it merges), as (method, path), read from the source.
 fn registered_routes() -> BTreeSet<(String, String)> {
-    let src =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/routes.rs"))
-            .expect("read routes.rs");
+    let src: String = ["src/routes.rs", "src/payments.rs"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(f))
+                .unwrap_or_else(|e| panic!("read {f}: {e}"))
+        })
+        .collect();
     // `.route("PATH", get(h).post(h2)…)`, possibly spread over lines: take each `.route(`
     // call up to its matching parenthesis.
     let mut out = BTreeSet::new();
@@ -105,6 +110,7 @@ fn openapi_documents_every_v1_route() {
     assert!(routes.len() >= 40, "{routes:?}");
     assert!(routes.contains(&("delete".into(), "/v1/prices/{id}".into())));
     assert!(routes.contains(&("post".into(), "/v1/subscriptions/{id}/preview".into())));
+    assert!(routes.contains(&("post".into(), "/v1/refunds/{id}/retry".into())));
     let doc = serde_json::to_value(web::openapi::document()).unwrap();
     let paths = doc["paths"].as_object().expect("paths");
     let mut missing = Vec::new();

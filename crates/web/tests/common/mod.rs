@@ -177,6 +177,8 @@ impl Client {
             "/v1/invoices",
             "/v1/credit_notes",
             "/v1/ledger_entries",
+            "/v1/payments",
+            "/v1/refunds",
         ] {
             out.push((p, self.count(p).await));
         }

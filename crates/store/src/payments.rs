@@ -1,0 +1,293 @@
+//! Payment methods, payments with their allocations to invoices, and refunds.
+
+use crate::{Result, Tx};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct PaymentMethodRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: String,
+    pub kind: String,
+    pub gateway: Option<String>,
+    pub gateway_token: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub card_exp_month: Option<i64>,
+    pub card_exp_year: Option<i64>,
+    pub bank_name: Option<String>,
+    pub bank_last4: Option<String>,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub detached_at: Option<DateTime<Utc>>,
+}
+
+const PM_COLS: &str = "id, org_id, customer_id, kind, gateway, gateway_token, card_brand, card_last4, card_exp_month, \
+    card_exp_year, bank_name, bank_last4, is_default, created_at, detached_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct PaymentRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: String,
+    pub payment_method_id: Option<String>,
+    pub method: String,
+    pub status: String,
+    pub currency: String,
+    pub amount: i64,
+    pub amount_applied: i64,
+    pub amount_refunded: i64,
+    pub invoice_id: Option<String>,
+    pub gateway: Option<String>,
+    pub gateway_reference: Option<String>,
+    pub reference: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const PAY_COLS: &str = "id, org_id, customer_id, payment_method_id, method, status, currency, amount, amount_applied, \
+    amount_refunded, invoice_id, gateway, gateway_reference, reference, failure_code, failure_message, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct AllocationRow {
+    pub payment_id: String,
+    pub invoice_id: String,
+    pub org_id: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct RefundRow {
+    pub id: String,
+    pub org_id: String,
+    pub payment_id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub currency: String,
+    pub amount: i64,
+    pub reason: String,
+    pub gateway_reference: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const REFUND_COLS: &str =
+    "id, org_id, payment_id, customer_id, status, currency, amount, reason, gateway_reference, \
+    failure_message, created_at, updated_at";
+
+// --- payment methods ---------------------------------------------------------------------
+
+pub async fn insert_method(tx: &mut Tx, r: &PaymentMethodRow) -> Result<()> {
+    let sql = format!("INSERT INTO payment_methods ({PM_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+    on!(tx, c => sqlx::query(&sql)
+        .bind(&r.id).bind(&r.org_id).bind(&r.customer_id).bind(&r.kind).bind(&r.gateway).bind(&r.gateway_token)
+        .bind(&r.card_brand).bind(&r.card_last4).bind(r.card_exp_month).bind(r.card_exp_year).bind(&r.bank_name)
+        .bind(&r.bank_last4).bind(r.is_default).bind(r.created_at).bind(r.detached_at)
+        .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    Ok(())
+}
+
+pub async fn get_method(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<PaymentMethodRow>> {
+    let sql = format!("SELECT {PM_COLS} FROM payment_methods WHERE org_id = $1 AND id = $2");
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PaymentMethodRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+/// Attached (not detached) methods of a customer, newest first.
+pub async fn methods_of(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<Vec<PaymentMethodRow>> {
+    let sql = format!(
+        "SELECT {PM_COLS} FROM payment_methods WHERE org_id = $1 AND customer_id = $2 AND detached_at IS NULL ORDER BY id DESC"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PaymentMethodRow>(&sql).bind(org_id).bind(customer_id).fetch_all(c).await?),
+    )
+}
+
+/// The customer's default method, if any.
+pub async fn default_method(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<Option<PaymentMethodRow>> {
+    let sql = format!(
+        "SELECT {PM_COLS} FROM payment_methods WHERE org_id = $1 AND customer_id = $2 AND is_default AND detached_at IS NULL"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PaymentMethodRow>(&sql).bind(org_id).bind(customer_id).fetch_optional(c).await?),
+    )
+}
+
+/// Makes `id` the customer's only default (or none, with `id` None).
+pub async fn set_default(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+    id: Option<&str>,
+) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE payment_methods SET is_default = FALSE WHERE org_id = $1 AND customer_id = $2 AND is_default")
+        .bind(org_id).bind(customer_id).execute(c).await?.rows_affected());
+    if let Some(id) = id {
+        on!(tx, c => sqlx::query("UPDATE payment_methods SET is_default = TRUE WHERE org_id = $1 AND id = $2")
+            .bind(org_id).bind(id).execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    }
+    Ok(())
+}
+
+pub async fn detach_method(tx: &mut Tx, org_id: &str, id: &str, at: DateTime<Utc>) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE payment_methods SET detached_at = $3, is_default = FALSE WHERE org_id = $1 AND id = $2")
+        .bind(org_id).bind(id).bind(at).execute(c).await?.rows_affected());
+    Ok(())
+}
+
+// --- payments ----------------------------------------------------------------------------
+
+pub async fn insert_payment(tx: &mut Tx, r: &PaymentRow) -> Result<()> {
+    let sql = format!("INSERT INTO payments ({PAY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)");
+    on!(tx, c => sqlx::query(&sql)
+        .bind(&r.id).bind(&r.org_id).bind(&r.customer_id).bind(&r.payment_method_id).bind(&r.method).bind(&r.status)
+        .bind(&r.currency).bind(r.amount).bind(r.amount_applied).bind(r.amount_refunded).bind(&r.invoice_id)
+        .bind(&r.gateway).bind(&r.gateway_reference).bind(&r.reference).bind(&r.failure_code).bind(&r.failure_message)
+        .bind(r.created_at).bind(r.updated_at)
+        .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    Ok(())
+}
+
+/// A payment, locked for the rest of the transaction when `lock`.
+pub async fn get_payment(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Option<PaymentRow>> {
+    let sql = format!(
+        "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND id = $2{}",
+        if lock { tx.for_update() } else { "" }
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PaymentRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+/// Writes a payment's mutable fields (status, amounts, gateway outcome).
+pub async fn update_payment(tx: &mut Tx, r: &PaymentRow) -> Result<()> {
+    on!(tx, c => sqlx::query(
+        "UPDATE payments SET status = $3, amount_applied = $4, amount_refunded = $5, gateway_reference = $6, \
+         failure_code = $7, failure_message = $8, updated_at = $9 WHERE org_id = $1 AND id = $2")
+        .bind(&r.org_id).bind(&r.id).bind(&r.status).bind(r.amount_applied).bind(r.amount_refunded)
+        .bind(&r.gateway_reference).bind(&r.failure_code).bind(&r.failure_message).bind(r.updated_at)
+        .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    Ok(())
+}
+
+pub async fn list_payments(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: Option<&str>,
+    invoice_id: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<PaymentRow>> {
+    let sql = format!(
+        "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR id IN (SELECT payment_id FROM payment_allocations WHERE invoice_id = $3)) \
+         AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PaymentRow>(&sql).bind(org_id).bind(customer_id).bind(invoice_id)
+        .bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
+}
+
+pub async fn insert_allocations(tx: &mut Tx, rows: &[AllocationRow]) -> Result<()> {
+    for r in rows {
+        on!(tx, c => sqlx::query("INSERT INTO payment_allocations (payment_id, invoice_id, org_id, amount) VALUES ($1, $2, $3, $4)")
+            .bind(&r.payment_id).bind(&r.invoice_id).bind(&r.org_id).bind(r.amount)
+            .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    }
+    Ok(())
+}
+
+pub async fn allocations_of(
+    tx: &mut Tx,
+    org_id: &str,
+    payment_id: &str,
+) -> Result<Vec<AllocationRow>> {
+    Ok(on!(tx, c => sqlx::query_as::<_, AllocationRow>(
+        "SELECT payment_id, invoice_id, org_id, amount FROM payment_allocations WHERE org_id = $1 AND payment_id = $2 ORDER BY invoice_id")
+        .bind(org_id).bind(payment_id).fetch_all(c).await?))
+}
+
+/// Ids of a customer's open invoices in `currency` with something left to pay, oldest
+/// finalized first.
+pub async fn payable_invoices(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+    currency: &str,
+) -> Result<Vec<String>> {
+    Ok(on!(tx, c => sqlx::query_scalar::<_, String>(
+        "SELECT id FROM invoices WHERE org_id = $1 AND customer_id = $2 AND currency = $3 AND status = 'open' \
+         AND amount_remaining > 0 ORDER BY finalized_at, id")
+        .bind(org_id).bind(customer_id).bind(currency).fetch_all(c).await?))
+}
+
+// --- refunds -----------------------------------------------------------------------------
+
+pub async fn insert_refund(tx: &mut Tx, r: &RefundRow) -> Result<()> {
+    let sql = format!("INSERT INTO refunds ({REFUND_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+    on!(tx, c => sqlx::query(&sql)
+        .bind(&r.id).bind(&r.org_id).bind(&r.payment_id).bind(&r.customer_id).bind(&r.status).bind(&r.currency)
+        .bind(r.amount).bind(&r.reason).bind(&r.gateway_reference).bind(&r.failure_message).bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    Ok(())
+}
+
+pub async fn get_refund(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Option<RefundRow>> {
+    let sql = format!(
+        "SELECT {REFUND_COLS} FROM refunds WHERE org_id = $1 AND id = $2{}",
+        if lock { tx.for_update() } else { "" }
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, RefundRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+pub async fn update_refund(tx: &mut Tx, r: &RefundRow) -> Result<()> {
+    on!(tx, c => sqlx::query(
+        "UPDATE refunds SET status = $3, gateway_reference = $4, failure_message = $5, updated_at = $6 WHERE org_id = $1 AND id = $2")
+        .bind(&r.org_id).bind(&r.id).bind(&r.status).bind(&r.gateway_reference).bind(&r.failure_message).bind(r.updated_at)
+        .execute(c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn list_refunds(
+    tx: &mut Tx,
+    org_id: &str,
+    payment_id: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RefundRow>> {
+    let sql = format!(
+        "SELECT {REFUND_COLS} FROM refunds WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR payment_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, RefundRow>(&sql).bind(org_id).bind(payment_id).bind(starting_after)
+        .bind(limit).fetch_all(c).await?),
+    )
+}
