@@ -70,6 +70,12 @@ pub struct CustomerCreate {
     pub contacts: Vec<ContactInput>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// charge_automatically or send_invoice (default).
+    #[serde(default)]
+    pub collection_method: Option<String>,
+    /// Payment terms: 0 (default) is due on receipt, N is net N days (at most 365).
+    #[serde(default)]
+    pub days_until_due: Option<i64>,
 }
 
 /// Body of `POST /v1/customers/{id}`: only the fields given change.
@@ -86,6 +92,11 @@ pub struct CustomerUpdate {
     pub address: Option<Address>,
     pub tax_ids: Option<Vec<TaxIdInput>>,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// charge_automatically or send_invoice.
+    pub collection_method: Option<String>,
+    /// 0 is due on receipt, N is net N days (at most 365); applies to invoices finalized
+    /// from now on.
+    pub days_until_due: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -116,6 +127,11 @@ pub struct Customer {
     /// Credit the customer can spend, minor units of `currency`.
     pub credit_balance: i64,
     pub created: chrono::DateTime<chrono::Utc>,
+    /// charge_automatically or send_invoice.
+    pub collection_method: String,
+    pub days_until_due: i64,
+    /// due_on_receipt or net_N.
+    pub payment_terms: String,
 }
 
 fn check_email(param: &str, email: &Option<String>) -> Result<Option<String>> {
@@ -321,6 +337,10 @@ pub fn prepare(
         credit_balance: 0,
         created_at: ctx.now,
         updated_at: ctx.now,
+        collection_method: check_collection(
+            input.collection_method.as_deref().unwrap_or("send_invoice"),
+        )?,
+        days_until_due: check_terms(input.days_until_due.unwrap_or(0))?,
     };
     let tax_ids = tax_id_rows(&ctx.org_id, &id, &input.tax_ids)?;
     let contacts = contact_rows(ctx, &id, &input.contacts)?;
@@ -373,6 +393,12 @@ pub async fn update(db: &Db, ctx: &Ctx, id: &str, input: &CustomerUpdate) -> Res
     }
     if let Some(l) = &input.locale {
         row.locale = check_locale(l)?;
+    }
+    if let Some(m) = &input.collection_method {
+        row.collection_method = check_collection(m)?;
+    }
+    if let Some(d) = input.days_until_due {
+        row.days_until_due = check_terms(d)?;
     }
     if let Some(t) = input.tax_exempt {
         row.tax_exempt = t;
@@ -436,8 +462,32 @@ pub async fn load(tx: &mut Tx, org: &str, id: &str) -> Result<Customer> {
     Ok(view(row, tax_ids, contacts))
 }
 
+fn check_collection(m: &str) -> Result<String> {
+    match m {
+        "charge_automatically" | "send_invoice" => Ok(m.to_string()),
+        other => Err(AppError::invalid(
+            "collection_method",
+            format!(
+                "collection_method must be charge_automatically or send_invoice, got {other:?}"
+            ),
+        )),
+    }
+}
+
+fn check_terms(days: i64) -> Result<i64> {
+    billing::collection::Terms::days(days)
+        .map(|t| t.get() as i64)
+        .map_err(|e| AppError::billing("days_until_due", e))
+}
+
 fn view(r: CustomerRow, tax_ids: Vec<TaxIdRow>, contacts: Vec<ContactRow>) -> Customer {
+    let payment_terms = billing::collection::Terms::days(r.days_until_due)
+        .map(|t| t.label())
+        .unwrap_or_default();
     Customer {
+        collection_method: r.collection_method,
+        days_until_due: r.days_until_due,
+        payment_terms,
         id: r.id,
         object: "customer",
         name: r.name,

@@ -1166,6 +1166,18 @@ fn customer_input(rng: &mut StdRng, i: usize, used: &mut BTreeSet<String>) -> Cu
         tax_ids,
         contacts,
         metadata,
+        // Terms by position, not by the generator, so the rest of the demo stays as it was:
+        // a third due on receipt, a third net 14, a third net 30; every fourth charged
+        // automatically.
+        collection_method: Some(
+            if i % 4 == 0 {
+                "charge_automatically"
+            } else {
+                "send_invoice"
+            }
+            .into(),
+        ),
+        days_until_due: Some([0, 14, 30][i % 3]),
     }
 }
 

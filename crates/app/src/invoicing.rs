@@ -21,7 +21,7 @@ use billing::ids::{CreditNoteId, CreditNoteLineId, CustomerId, InvoiceId, Invoic
 use billing::invoice::{compute_invoice, ComputedInvoice, LineInput, LineKind};
 use billing::tax::{TaxRate, TaxTreatment};
 use billing::Currency;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -145,6 +145,19 @@ pub struct NewInvoice {
     pub memo: Option<String>,
     /// Discount ids applied, with whether this use ends the discount.
     pub discounts_used: Vec<(String, bool)>,
+    /// The customer's zone and payment terms, for the due date when it is finalized.
+    pub time_zone: String,
+    pub days_until_due: i64,
+}
+
+/// The due date of an invoice finalized at `now` for a customer in `time_zone` with
+/// `days_until_due` (billing::collection::Terms): the local date then, plus the terms.
+pub fn due_date(now: DateTime<Utc>, time_zone: &str, days_until_due: i64) -> Result<NaiveDate> {
+    let tz = billing::period::parse_tz(time_zone)
+        .map_err(|e| AppError::Internal(format!("time zone {time_zone}: {e}")))?;
+    let terms = billing::collection::Terms::days(days_until_due)
+        .map_err(|e| AppError::Internal(format!("payment terms: {e}")))?;
+    Ok(terms.due_date(now.with_timezone(&tz).date_naive()))
 }
 
 /// Computes a new invoice: lines, then the discounts, tax and credit balance as BILLING.md
@@ -206,6 +219,8 @@ pub fn build(
         tax_rate,
         memo: None,
         discounts_used: used,
+        time_zone: customer.time_zone.clone(),
+        days_until_due: customer.days_until_due,
     })
 }
 
@@ -249,6 +264,7 @@ fn rows_of(org: &str, inv: &NewInvoice, now: DateTime<Utc>) -> (InvoiceRow, Vec<
         finalized_at: None,
         voided_at: None,
         marked_uncollectible_at: None,
+        due_date: None,
     };
     let lines = c
         .lines
@@ -289,10 +305,12 @@ fn finalize_row(
     row: &mut InvoiceRow,
     number: String,
     now: DateTime<Utc>,
+    due_date: NaiveDate,
     txs: &mut Vec<TransactionRow>,
     entries: &mut Vec<EntryRow>,
 ) {
     row.number = Some(number);
+    row.due_date = Some(due_date);
     row.finalized_at = Some(now);
     row.status = if row.amount_due == 0 { "paid" } else { "open" }.into();
     let posting =
@@ -342,6 +360,7 @@ pub async fn write(
                 &mut row,
                 number(&ser, first + i as i64),
                 now,
+                due_date(now, &inv.time_zone, inv.days_until_due)?,
                 &mut txs,
                 &mut entries,
             );
@@ -476,6 +495,9 @@ pub struct Invoice {
     pub amount_remaining: i64,
     pub tax_note: Option<String>,
     pub memo: Option<String>,
+    /// The customer's local date it is due (finalized invoices): the finalization date
+    /// plus the customer's payment terms. Overdue from the day after while open.
+    pub due_date: Option<NaiveDate>,
     pub lines: Vec<InvoiceLine>,
     pub created: DateTime<Utc>,
     pub finalized_at: Option<DateTime<Utc>>,
@@ -537,6 +559,7 @@ pub fn view(r: InvoiceRow, lines: Vec<LineRow>) -> Invoice {
         finalized_at: r.finalized_at,
         voided_at: r.voided_at,
         marked_uncollectible_at: r.marked_uncollectible_at,
+        due_date: r.due_date,
     }
 }
 
@@ -969,6 +992,10 @@ async fn rewrite_draft(
         tax_rate: rate_of(treatment),
         memo: inv.memo.clone(),
         discounts_used: Vec::new(),
+        // Only the draft's amounts are taken from this; `finalize` sets the due date from
+        // the customer.
+        time_zone: "UTC".into(),
+        days_until_due: 0,
     };
     let (row, lines) = rows_of(org, &tmp, now);
     inv.subtotal = row.subtotal;
@@ -1014,6 +1041,7 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         &mut inv,
         number(&series("INV", ctx.now.year()), first),
         ctx.now,
+        due_date(ctx.now, &customer.time_zone, customer.days_until_due)?,
         &mut txs,
         &mut entries,
     );

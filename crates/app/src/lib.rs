@@ -14,6 +14,7 @@ pub mod invoicing;
 pub mod ledger;
 pub mod orgs;
 pub mod payments;
+pub mod reports;
 pub mod subscriptions;
 mod util;
 

@@ -50,6 +50,8 @@ async fn bulk_subscriptions(db: &Db, ctx: &Ctx, price: &str, n: usize, anchor: N
                 credit_balance: 0,
                 created_at: ctx.now,
                 updated_at: ctx.now,
+                collection_method: "send_invoice".into(),
+                days_until_due: 0,
             });
             let p = billing::period::Period::from_dates(anchor, end, tz).expect("period");
             let sid = new_id!(SubscriptionId).to_string();

@@ -23,4 +23,6 @@ pub enum BillingError {
     CreditExceedsInvoiced(String),
     #[error("invalid period: {0}")]
     InvalidPeriod(String),
+    #[error("invalid payment terms: {0}")]
+    InvalidTerms(String),
 }

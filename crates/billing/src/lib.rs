@@ -5,6 +5,7 @@
 //! the currency's minor unit; unit prices are exact decimals in minor units (Stripe's
 //! `unit_amount_decimal`), rounded once per computed amount, half away from zero.
 
+pub mod collection;
 pub mod discount;
 pub mod error;
 pub mod ids;

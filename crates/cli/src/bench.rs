@@ -224,6 +224,8 @@ async fn bill_run(url: &str, n: usize) -> Result<()> {
                 credit_balance: 0,
                 created_at: now,
                 updated_at: now,
+                collection_method: "send_invoice".into(),
+                days_until_due: 0,
             });
             let p = billing::period::Period::from_dates(start, end, tz)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

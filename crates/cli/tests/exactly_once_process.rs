@@ -131,6 +131,8 @@ async fn build(db: &Db) -> String {
                 credit_balance: 0,
                 created_at: now,
                 updated_at: now,
+                collection_method: "send_invoice".into(),
+                days_until_due: 0,
             });
             let p = billing::period::Period::from_dates(start, end, tz).unwrap();
             let sid = new_id!(SubscriptionId).to_string();

@@ -26,6 +26,10 @@ pub struct CustomerRow {
     pub credit_balance: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// charge_automatically or send_invoice.
+    pub collection_method: String,
+    /// 0: due on receipt; N: net N.
+    pub days_until_due: i64,
 }
 
 sqlite_read!(CustomerRow {
@@ -49,6 +53,8 @@ sqlite_read!(CustomerRow {
     credit_balance,
     created_at,
     updated_at,
+    collection_method,
+    days_until_due,
 });
 const COLS: &str = CustomerRow::COLUMNS;
 
@@ -98,7 +104,9 @@ pub async fn insert(tx: &mut Tx, rows: &[CustomerRow]) -> Result<u64> {
                 .push_bind(&r.metadata)
                 .push_bind(r.credit_balance)
                 .push_bind(r.created_at)
-                .push_bind(r.updated_at);
+                .push_bind(r.updated_at)
+                .push_bind(&r.collection_method)
+                .push_bind(r.days_until_due);
         }
     ))
 }
@@ -108,11 +116,12 @@ pub async fn update(tx: &mut Tx, r: &CustomerRow) -> Result<()> {
     on!(tx, c => sqlx::query(
         "UPDATE customers SET external_id = $3, name = $4, email = $5, phone = $6, time_zone = $7, locale = $8, \
          tax_exempt = $9, address_line1 = $10, address_line2 = $11, address_city = $12, address_postal_code = $13, \
-         address_region = $14, address_country = $15, metadata = $16, updated_at = $17 WHERE org_id = $1 AND id = $2")
+         address_region = $14, address_country = $15, metadata = $16, updated_at = $17, collection_method = $18, \
+         days_until_due = $19 WHERE org_id = $1 AND id = $2")
         .bind(&r.org_id).bind(&r.id).bind(&r.external_id).bind(&r.name).bind(&r.email).bind(&r.phone)
         .bind(&r.time_zone).bind(&r.locale).bind(r.tax_exempt).bind(&r.address_line1).bind(&r.address_line2)
         .bind(&r.address_city).bind(&r.address_postal_code).bind(&r.address_region).bind(&r.address_country)
-        .bind(&r.metadata).bind(r.updated_at)
+        .bind(&r.metadata).bind(r.updated_at).bind(&r.collection_method).bind(r.days_until_due)
         .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
     Ok(())
 }

@@ -34,11 +34,14 @@ pub struct InvoiceRow {
     pub finalized_at: Option<DateTime<Utc>>,
     pub voided_at: Option<DateTime<Utc>>,
     pub marked_uncollectible_at: Option<DateTime<Utc>>,
+    /// The customer's local date the invoice is due (set when finalized).
+    pub due_date: Option<NaiveDate>,
 }
 
 const INV_COLS: &str = "id, org_id, customer_id, subscription_id, billing_reason, billing_period_start, period_start, period_end, \
     status, currency, number, subtotal, total_discount, total_tax, total_net, total, credit_applied, credit_to_balance, \
-    amount_due, amount_paid, amount_credited, amount_remaining, tax_note, memo, created_at, finalized_at, voided_at, marked_uncollectible_at";
+    amount_due, amount_paid, amount_credited, amount_remaining, tax_note, memo, created_at, finalized_at, voided_at, marked_uncollectible_at, \
+    due_date";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct LineRow {
@@ -105,14 +108,15 @@ impl crate::bulk::Row for InvoiceRow {
     const TARGET: &'static str = "invoices (id, org_id, customer_id, subscription_id, billing_reason, billing_period_start, \
         period_start, period_end, status, currency, number, subtotal, total_discount, total_tax, total_net, total, \
         credit_applied, credit_to_balance, amount_due, amount_paid, amount_credited, amount_remaining, tax_note, memo, \
-        created_at, finalized_at, voided_at, marked_uncollectible_at)";
-    const COLUMNS: usize = 28;
+        created_at, finalized_at, voided_at, marked_uncollectible_at, due_date)";
+    const COLUMNS: usize = 29;
     fn put<O: crate::bulk::Out>(&self, o: &mut O) {
         fields!(o; self.id, self.org_id, self.customer_id, self.subscription_id, self.billing_reason,
             self.billing_period_start, self.period_start, self.period_end, self.status, self.currency, self.number,
             self.subtotal, self.total_discount, self.total_tax, self.total_net, self.total, self.credit_applied,
             self.credit_to_balance, self.amount_due, self.amount_paid, self.amount_credited, self.amount_remaining,
-            self.tax_note, self.memo, self.created_at, self.finalized_at, self.voided_at, self.marked_uncollectible_at);
+            self.tax_note, self.memo, self.created_at, self.finalized_at, self.voided_at, self.marked_uncollectible_at,
+            self.due_date);
     }
 }
 
@@ -190,12 +194,12 @@ pub async fn update(tx: &mut Tx, r: &InvoiceRow) -> Result<()> {
     on!(tx, c => sqlx::query(
         "UPDATE invoices SET status = $3, number = $4, subtotal = $5, total_discount = $6, total_tax = $7, total_net = $8, \
          total = $9, credit_applied = $10, credit_to_balance = $11, amount_due = $12, amount_paid = $13, amount_credited = $14, \
-         amount_remaining = $15, tax_note = $16, memo = $17, finalized_at = $18, voided_at = $19, marked_uncollectible_at = $20 \
-         WHERE org_id = $1 AND id = $2")
+         amount_remaining = $15, tax_note = $16, memo = $17, finalized_at = $18, voided_at = $19, marked_uncollectible_at = $20, \
+         due_date = $21 WHERE org_id = $1 AND id = $2")
         .bind(&r.org_id).bind(&r.id).bind(&r.status).bind(&r.number).bind(r.subtotal).bind(r.total_discount).bind(r.total_tax)
         .bind(r.total_net).bind(r.total).bind(r.credit_applied).bind(r.credit_to_balance).bind(r.amount_due).bind(r.amount_paid)
         .bind(r.amount_credited).bind(r.amount_remaining).bind(&r.tax_note).bind(&r.memo).bind(r.finalized_at).bind(r.voided_at)
-        .bind(r.marked_uncollectible_at)
+        .bind(r.marked_uncollectible_at).bind(r.due_date)
         .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
     Ok(())
 }

@@ -36,6 +36,7 @@ impl Modify for BearerAuth {
         crate::payments::detach_payment_method, crate::payments::pay_invoice, crate::payments::create_payment,
         crate::payments::retry_payment, crate::payments::get_payment, crate::payments::list_payments,
         crate::payments::create_refund, crate::payments::retry_refund, crate::payments::get_refund, crate::payments::list_refunds,
+        crate::payments::ar_aging,
     ),
     tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"))
 )]

@@ -39,6 +39,59 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/refunds", post(create_refund).get(list_refunds))
         .route("/v1/refunds/{id}", get(get_refund))
         .route("/v1/refunds/{id}/retry", post(retry_refund))
+        .route("/v1/reports/ar_aging", get(ar_aging))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AgingParams {
+    /// One customer only.
+    pub customer: Option<String>,
+    /// The instant to age at (RFC 3339); default now.
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// json (default) or csv.
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/reports/ar_aging", params(AgingParams), tag = "payments",
+    responses((status = 200, body = app::reports::AgingReport, description = "JSON, or text/csv with format=csv"),
+              (status = 400, body = ErrorBody)))]
+pub(crate) async fn ar_aging(
+    State(s): State<AppState>,
+    org: Org,
+    q: Result<Query<AgingParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let q = q.map(|q| q.0).map_err(|e| {
+        ApiError::invalid(
+            "parameter_invalid",
+            format!("invalid query: {}", e.body_text()),
+            None,
+        )
+    })?;
+    let c = ctx(&org);
+    let as_of = q.as_of.unwrap_or(c.now);
+    let report = app::reports::ar_aging(&s.db, &c, q.customer.as_deref(), as_of).await?;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(Json(report).into_response()),
+        Some("csv") => Ok((
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"ar_aging.csv\"",
+                ),
+            ],
+            app::reports::aging_csv(&report),
+        )
+            .into_response()),
+        Some(other) => Err(ApiError::invalid(
+            "parameter_invalid",
+            format!("format must be json or csv, got {other:?}"),
+            Some("format".into()),
+        )),
+    }
 }
 
 /// A declined charge is a 402 card error naming the payment that records it.

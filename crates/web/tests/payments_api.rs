@@ -175,4 +175,36 @@ async fn payments_over_http(srv: common::Server) {
             .ok()["status"],
         "paid"
     );
+
+    // Aging, as JSON and CSV; a format it does not speak names the parameter.
+    let inv3 = c
+        .post(
+            "/v1/invoices",
+            json!({"customer": customer, "finalize": true, "lines": [{"description": "Open", "amount": 700}]}),
+        )
+        .await
+        .ok();
+    let aging = c.get("/v1/reports/ar_aging").await.ok();
+    assert_eq!(aging["rows"][0]["customer"], customer.as_str());
+    assert_eq!(aging["rows"][0]["current"], inv3["amount_due"]);
+    let csv = c.get("/v1/reports/ar_aging?format=csv").await;
+    assert_eq!(csv.status.as_u16(), 200);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(
+        csv.text
+            .starts_with("customer,customer_name,currency,current,"),
+        "{}",
+        csv.text
+    );
+    assert!(
+        csv.text.contains(&format!("{customer},Basic GmbH,EUR,")),
+        "{}",
+        csv.text
+    );
+    c.get("/v1/reports/ar_aging?format=xml")
+        .await
+        .err_param(400, "parameter_invalid", "format");
 }

@@ -116,6 +116,8 @@ pub fn customer_input(
         tax_ids: vec![],
         contacts: vec![],
         metadata: BTreeMap::new(),
+        collection_method: None,
+        days_until_due: None,
     }
 }
 

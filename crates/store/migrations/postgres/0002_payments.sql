@@ -76,3 +76,12 @@ CREATE INDEX refunds_org ON refunds (org_id, id);
 
 ALTER TABLE ledger_transactions ADD COLUMN payment_id TEXT;
 ALTER TABLE ledger_transactions ADD COLUMN refund_id TEXT;
+
+-- Payment terms: how a customer pays (charged automatically, or sent the invoice) and
+-- the days until an invoice is due (0: due on receipt; N: net N).
+ALTER TABLE customers ADD COLUMN collection_method TEXT NOT NULL DEFAULT 'send_invoice'
+    CHECK (collection_method IN ('charge_automatically', 'send_invoice'));
+ALTER TABLE customers ADD COLUMN days_until_due BIGINT NOT NULL DEFAULT 0
+    CHECK (days_until_due BETWEEN 0 AND 365);
+-- Set when the invoice is finalized: the customer's local date then, plus the terms.
+ALTER TABLE invoices ADD COLUMN due_date DATE;
