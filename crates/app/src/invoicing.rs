@@ -353,6 +353,8 @@ pub async fn write(
     let ser = series("INV", now.year());
     let mut balance_delta: BTreeMap<&str, i64> = BTreeMap::new();
     let mut discount_updates: Vec<(&str, bool)> = Vec::new();
+    // One due date per zone and terms: the bill run finalizes thousands at the same instant.
+    let mut due_dates: BTreeMap<(&str, i64), NaiveDate> = BTreeMap::new();
     for (i, inv) in invs.iter().enumerate() {
         let (mut row, mut l) = rows_of(org, inv, now);
         if let Some(first) = first {
@@ -360,7 +362,14 @@ pub async fn write(
                 &mut row,
                 number(&ser, first + i as i64),
                 now,
-                due_date(now, &inv.time_zone, inv.days_until_due)?,
+                match due_dates.get(&(inv.time_zone.as_str(), inv.days_until_due)) {
+                    Some(d) => *d,
+                    None => {
+                        let d = due_date(now, &inv.time_zone, inv.days_until_due)?;
+                        due_dates.insert((inv.time_zone.as_str(), inv.days_until_due), d);
+                        d
+                    }
+                },
                 &mut txs,
                 &mut entries,
             );
