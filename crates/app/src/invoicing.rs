@@ -148,6 +148,8 @@ pub struct NewInvoice {
     /// The customer's zone and payment terms, for the due date when it is finalized.
     pub time_zone: String,
     pub days_until_due: i64,
+    /// The customer is charged automatically: finalizing queues a `charge_invoice` job.
+    pub charge_automatically: bool,
 }
 
 /// The due date of an invoice finalized at `now` for a customer in `time_zone` with
@@ -221,6 +223,7 @@ pub fn build(
         discounts_used: used,
         time_zone: customer.time_zone.clone(),
         days_until_due: customer.days_until_due,
+        charge_automatically: customer.collection_method == "charge_automatically",
     })
 }
 
@@ -394,6 +397,17 @@ pub async fn write(
         })?;
     let t1 = std::time::Instant::now();
     store::invoices::insert_lines(tx, &lines).await?;
+    if finalize {
+        let charges: Vec<crate::jobs::Task> = invs
+            .iter()
+            .zip(&rows)
+            .filter(|(inv, row)| inv.charge_automatically && row.amount_due > 0)
+            .map(|(inv, _)| crate::jobs::Task::ChargeInvoice {
+                invoice: inv.id.clone(),
+            })
+            .collect();
+        crate::jobs::enqueue(tx, org, &charges, now).await?;
+    }
     let t2 = std::time::Instant::now();
     store::ledger::insert(tx, &txs, &entries).await?;
     let t3 = std::time::Instant::now();
@@ -1005,6 +1019,7 @@ async fn rewrite_draft(
         // the customer.
         time_zone: "UTC".into(),
         days_until_due: 0,
+        charge_automatically: false,
     };
     let (row, lines) = rows_of(org, &tmp, now);
     inv.subtotal = row.subtotal;
@@ -1056,6 +1071,12 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     );
     store::invoices::update(&mut tx, &inv).await?;
     store::ledger::insert(&mut tx, &txs, &entries).await?;
+    if customer.collection_method == "charge_automatically" && inv.amount_due > 0 {
+        let task = crate::jobs::Task::ChargeInvoice {
+            invoice: inv.id.clone(),
+        };
+        crate::jobs::enqueue(&mut tx, &ctx.org_id, &[task], ctx.now).await?;
+    }
     store::customers::add_credit_balance(
         &mut tx,
         &ctx.org_id,

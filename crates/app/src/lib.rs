@@ -11,6 +11,7 @@ pub mod customers;
 pub mod demo;
 pub mod error;
 pub mod invoicing;
+pub mod jobs;
 pub mod ledger;
 pub mod orgs;
 pub mod payments;

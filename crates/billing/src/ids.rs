@@ -88,6 +88,7 @@ ids! {
     LedgerTransactionId => "ltx", "ledger transaction";
     LedgerAccountId => "lacc", "ledger account";
     BillRunId => "br", "bill run";
+    JobId => "job", "job";
     PaymentMethodId => "pm", "payment method";
     PaymentId => "pay", "payment";
     RefundId => "re", "refund";

@@ -58,6 +58,16 @@ enum Command {
     },
     /// Check every ledger and invoice invariant; exits 1 naming each violation.
     Verify,
+    /// Run background jobs (charging invoices, retries). `serve` runs one worker too; any
+    /// number may share a database.
+    Worker {
+        /// Exit once no job is due instead of waiting for more.
+        #[arg(long)]
+        exit_when_idle: bool,
+        /// Jobs claimed per pass.
+        #[arg(long, default_value_t = 20)]
+        batch: i64,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -133,7 +143,26 @@ async fn main() -> Result<()> {
                 cli.database
             );
             println!("listening on http://{addr}");
-            web::serve(db, listener).await?;
+            let state = web::AppState::new(db.clone());
+            let worker = app::jobs::Worker::new(db, state.gateway.clone());
+            tokio::spawn(async move { work(worker, false).await });
+            web::serve(state, listener).await?;
+        }
+        Command::Worker {
+            exit_when_idle,
+            batch,
+        } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let gateway = gateway::Gateway::Sandbox(gateway::Sandbox::new());
+            let mut worker = app::jobs::Worker::new(db, gateway);
+            worker.batch = batch;
+            eprintln!("{} running jobs of {}", worker.id, cli.database);
+            let done = work(worker, exit_when_idle).await;
+            eprintln!(
+                "jobs: {} succeeded, {} to be retried, {} failed, {} lost to another worker",
+                done.succeeded, done.retried, done.failed, done.lost
+            );
         }
         Command::Migrate => {
             let db = Db::connect(&cli.database).await?;
@@ -182,6 +211,32 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs job passes at the wall clock: at once while there is work, every second when idle
+/// (or returns, with `exit_when_idle`). A pass that fails (database down) is logged and
+/// tried again after a pause.
+async fn work(worker: app::jobs::Worker, exit_when_idle: bool) -> app::jobs::Pass {
+    let mut total = app::jobs::Pass::default();
+    loop {
+        match worker.run_once(Utc::now()).await {
+            Ok(p) => {
+                total.claimed += p.claimed;
+                total.succeeded += p.succeeded;
+                total.retried += p.retried;
+                total.failed += p.failed;
+                total.lost += p.lost;
+                if p.claimed > 0 {
+                    continue;
+                }
+                if exit_when_idle {
+                    return total;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "job pass failed; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 async fn verify(db: &Db) -> Result<Vec<store::verify::Violation>> {

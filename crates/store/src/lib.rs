@@ -19,6 +19,7 @@ pub mod catalog;
 pub mod customers;
 pub mod idempotency;
 pub mod invoices;
+pub mod jobs;
 pub mod ledger;
 pub mod orgs;
 pub mod payments;

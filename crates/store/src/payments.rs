@@ -198,7 +198,7 @@ pub async fn list_payments(
 ) -> Result<Vec<PaymentRow>> {
     let sql = format!(
         "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR id IN (SELECT payment_id FROM payment_allocations WHERE invoice_id = $3)) \
+         AND (CAST($3 AS TEXT) IS NULL OR invoice_id = $3 OR id IN (SELECT payment_id FROM payment_allocations WHERE invoice_id = $3)) \
          AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
     );
     Ok(

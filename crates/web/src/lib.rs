@@ -7,6 +7,7 @@
 mod error;
 mod extract;
 mod idempotency;
+mod jobs;
 pub mod openapi;
 mod payments;
 mod routes;
@@ -72,8 +73,8 @@ pub fn router(state: AppState) -> axum::Router {
 }
 
 /// Serves until ctrl-c.
-pub async fn serve(db: Db, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let app = router(AppState::new(db));
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

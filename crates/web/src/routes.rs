@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger_entries", get(list_ledger_entries))
         .route("/v1/bill_runs", post(create_bill_run))
         .merge(crate::payments::routes())
+        .merge(crate::jobs::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -1,0 +1,316 @@
+//! Background jobs: what is queued, how a worker runs it, and the API over the queue.
+//!
+//! A job is enqueued in the same transaction as the change that calls for it (an invoice
+//! finalized for a customer who is charged automatically queues `charge_invoice`), once per
+//! (organisation, kind, dedupe key). [`Worker::run_once`] claims a batch under a lease and
+//! runs each; a failure is retried with exponential backoff ([`backoff`]) until
+//! `max_attempts`, then the job is `failed` — visible in `GET /v1/jobs?status=failed` and
+//! queued again by `POST /v1/jobs/{id}/retry`.
+//!
+//! Handlers are idempotent, because a worker that dies after the work but before marking
+//! the job done hands it to another worker when its lease runs out:
+//! - `charge_invoice {invoice}`: nothing if the invoice is no longer open with something
+//!   due; a pending card payment of it is retried with its own key; otherwise the default
+//!   card is charged. A decline is recorded as a failed payment and ends the job.
+
+use crate::payments::{self, InvoicePay};
+use crate::util::parse_id;
+use crate::{page_limit, AppError, Ctx, Page, Result};
+use billing::ids::JobId;
+use chrono::{DateTime, Duration, Utc};
+use gateway::Gateway;
+use serde::{Deserialize, Serialize};
+use store::jobs::JobRow;
+use store::{new_id, Db, Tx};
+use utoipa::ToSchema;
+
+/// Attempts a job gets before it is `failed`.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// How long a claimed job is held before another worker may take it over.
+pub const LEASE: Duration = Duration::minutes(5);
+
+/// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min, … doubling, at most 1 hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 20) - 1;
+    Duration::seconds((30i64 << exp).min(3600))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Task {
+    ChargeInvoice { invoice: String },
+}
+
+impl Task {
+    fn kind(&self) -> &'static str {
+        match self {
+            Task::ChargeInvoice { .. } => "charge_invoice",
+        }
+    }
+    fn dedupe_key(&self) -> &str {
+        match self {
+            Task::ChargeInvoice { invoice } => invoice,
+        }
+    }
+}
+
+/// A queued job row for `task` of organisation `org`, due at `now`.
+pub fn job(org: &str, task: &Task, now: DateTime<Utc>) -> Result<JobRow> {
+    Ok(JobRow {
+        id: new_id!(JobId).to_string(),
+        org_id: org.to_string(),
+        kind: task.kind().to_string(),
+        payload: serde_json::to_string(task).map_err(|e| AppError::Internal(e.to_string()))?,
+        dedupe_key: task.dedupe_key().to_string(),
+        status: "queued".into(),
+        attempts: 0,
+        max_attempts: MAX_ATTEMPTS,
+        run_at: now,
+        locked_by: None,
+        locked_until: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+    })
+}
+
+/// Enqueues tasks in `tx` (skipping any already queued once).
+pub async fn enqueue(tx: &mut Tx, org: &str, tasks: &[Task], now: DateTime<Utc>) -> Result<u64> {
+    let rows = tasks
+        .iter()
+        .map(|t| job(org, t, now))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(store::jobs::enqueue(tx, &rows).await?)
+}
+
+/// Why a job attempt did not succeed.
+enum Failure {
+    /// Worth trying again later.
+    Retry(String),
+    /// Trying again cannot help (bad payload, no card on file).
+    Permanent(String),
+}
+
+/// What one pass of a worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub claimed: usize,
+    pub succeeded: usize,
+    pub retried: usize,
+    pub failed: usize,
+    /// Done, but the lease had been lost to another worker.
+    pub lost: usize,
+}
+
+/// Runs jobs. Several workers (threads or processes) may share one database.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: Db,
+    pub gateway: Gateway,
+    /// Names this worker in `locked_by`.
+    pub id: String,
+    pub batch: i64,
+}
+
+impl Worker {
+    pub fn new(db: Db, gateway: Gateway) -> Worker {
+        Worker {
+            db,
+            gateway,
+            id: format!("worker-{}-{}", std::process::id(), store::random_suffix()),
+            batch: 20,
+        }
+    }
+
+    /// Claims one batch of due jobs at `now` and runs them in turn.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass> {
+        let mut tx = self.db.begin().await?;
+        let jobs = store::jobs::claim(&mut tx, &self.id, now, now + LEASE, self.batch).await?;
+        tx.commit().await?;
+        let mut pass = Pass {
+            claimed: jobs.len(),
+            ..Default::default()
+        };
+        for j in jobs {
+            let outcome = self.execute(&j, now).await;
+            let mut tx = self.db.begin().await?;
+            match outcome {
+                Ok(()) => {
+                    if store::jobs::finish(&mut tx, &j.id, &self.id, now).await? {
+                        pass.succeeded += 1;
+                    } else {
+                        // The lease ran out and another worker took the job over; the work
+                        // is idempotent, and that worker records the outcome.
+                        pass.lost += 1;
+                    }
+                }
+                Err(Failure::Retry(e)) if j.attempts < j.max_attempts => {
+                    let at = now + backoff(j.attempts);
+                    store::jobs::fail(&mut tx, &j.id, &self.id, now, &e, Some(at)).await?;
+                    pass.retried += 1;
+                }
+                Err(Failure::Retry(e)) | Err(Failure::Permanent(e)) => {
+                    store::jobs::fail(&mut tx, &j.id, &self.id, now, &e, None).await?;
+                    pass.failed += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(pass)
+    }
+
+    async fn execute(&self, j: &JobRow, now: DateTime<Utc>) -> Result<(), Failure> {
+        let task: Task = serde_json::from_str(&j.payload)
+            .map_err(|e| Failure::Permanent(format!("bad payload for {}: {e}", j.kind)))?;
+        let ctx = Ctx::new(j.org_id.clone(), now);
+        match task {
+            Task::ChargeInvoice { invoice } => self.charge_invoice(&ctx, &invoice).await,
+        }
+    }
+
+    async fn charge_invoice(&self, ctx: &Ctx, invoice: &str) -> Result<(), Failure> {
+        let transient = |e: AppError| match e {
+            AppError::State { code, message }
+                if !matches!(
+                    code,
+                    "payment_pending" | "gateway_timeout" | "gateway_unavailable"
+                ) =>
+            {
+                Failure::Permanent(format!("{code}: {message}"))
+            }
+            AppError::Invalid { message, .. }
+            | AppError::NotFound {
+                resource: _,
+                id: message,
+            } => Failure::Permanent(message),
+            other => Failure::Retry(other.to_string()),
+        };
+        let inv = crate::invoicing::get(&self.db, ctx, invoice)
+            .await
+            .map_err(transient)?;
+        if inv.status != "open" || inv.amount_remaining <= 0 {
+            return Ok(());
+        }
+        let pending = payments::list_payments(&self.db, ctx, None, Some(invoice), None, Some(100))
+            .await
+            .map_err(transient)?
+            .data
+            .into_iter()
+            .find(|p| p.status == "pending" && p.invoice.as_deref() == Some(invoice));
+        let charged = match pending {
+            Some(p) => payments::retry_payment(&self.db, &self.gateway, ctx, &p.id).await,
+            None => {
+                payments::pay_invoice(
+                    &self.db,
+                    &self.gateway,
+                    ctx,
+                    invoice,
+                    &InvoicePay::default(),
+                )
+                .await
+            }
+        };
+        // A decline is an outcome, recorded on the payment; dunning acts on it.
+        charged.map(|_| ()).map_err(transient)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Job {
+    pub id: String,
+    pub object: &'static str,
+    /// charge_invoice, …
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// queued, running, succeeded or failed.
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    /// Not run before this instant.
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn view(r: JobRow) -> Job {
+    Job {
+        id: r.id,
+        object: "job",
+        kind: r.kind,
+        payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
+        status: r.status,
+        attempts: r.attempts,
+        max_attempts: r.max_attempts,
+        run_at: r.run_at,
+        last_error: r.last_error,
+        created: r.created_at,
+        finished_at: r.finished_at,
+    }
+}
+
+pub async fn get(db: &Db, ctx: &Ctx, id: &str) -> Result<Job> {
+    parse_id("id", id, JobId::parse)?;
+    let mut tx = db.read().await?;
+    Ok(view(
+        store::jobs::get(&mut tx, &ctx.org_id, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("job", id))?,
+    ))
+}
+
+pub async fn list(
+    db: &Db,
+    ctx: &Ctx,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Job>> {
+    let limit = page_limit(limit)?;
+    if let Some(s) = status {
+        if !["queued", "running", "succeeded", "failed"].contains(&s) {
+            return Err(AppError::invalid(
+                "status",
+                format!("status must be queued, running, succeeded or failed, got {s:?}"),
+            ));
+        }
+    }
+    let mut tx = db.read().await?;
+    let rows = store::jobs::list(&mut tx, &ctx.org_id, status, starting_after, limit + 1).await?;
+    Ok(Page::from_rows(rows.into_iter().map(view).collect(), limit))
+}
+
+/// Queues a failed job again now, with one more attempt.
+pub async fn retry(db: &Db, ctx: &Ctx, id: &str) -> Result<Job> {
+    parse_id("id", id, JobId::parse)?;
+    let mut tx = db.begin().await?;
+    let j = store::jobs::get(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("job", id))?;
+    if !store::jobs::requeue(&mut tx, &ctx.org_id, id, ctx.now).await? {
+        return Err(AppError::state(
+            "job_not_failed",
+            format!("job {id} is {}; only failed jobs can be retried", j.status),
+        ));
+    }
+    let j = store::jobs::get(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("job", id))?;
+    tx.commit().await?;
+    Ok(view(j))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_an_hour() {
+        let secs: Vec<i64> = (1..=9).map(|a| backoff(a).num_seconds()).collect();
+        assert_eq!(secs, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(backoff(0).num_seconds(), 30);
+        assert_eq!(backoff(1000).num_seconds(), 3600);
+    }
+}

@@ -1,0 +1,252 @@
+//! The job queue and automatic charging (each test runs on SQLite and PostgreSQL).
+
+mod common;
+
+use app::jobs::Worker;
+use app::payments::PaymentMethodCreate;
+use common::*;
+use gateway::{Gateway, Sandbox};
+
+on_both_backends!(
+    finalizing_for_an_automatic_customer_queues_one_charge_that_a_worker_runs_once,
+    a_timeout_is_retried_after_backoff_and_charges_once,
+    a_job_that_cannot_succeed_fails_visibly_and_can_be_retried,
+    a_dead_workers_job_is_taken_over_when_its_lease_runs_out,
+);
+
+async fn auto_customer(db: &Db, gw: &Gateway, ctx: &Ctx, token: Option<&str>) -> String {
+    let mut input = customer_input("Auto AG", "EUR", "Europe/Berlin", "DE");
+    input.collection_method = Some("charge_automatically".into());
+    let c = app::customers::create(db, ctx, &input).await.unwrap();
+    if let Some(token) = token {
+        app::payments::attach_method(
+            db,
+            gw,
+            ctx,
+            &PaymentMethodCreate {
+                customer: c.id.clone(),
+                kind: "card".into(),
+                card: None,
+                token: Some(token.into()),
+                bank: None,
+                set_default: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    c.id
+}
+
+async fn finalized(db: &Db, ctx: &Ctx, customer: &str, amount: i64) -> app::invoicing::Invoice {
+    app::invoicing::create(
+        db,
+        ctx,
+        &one_off(customer, vec![amount_line("Plan", amount)], true),
+    )
+    .await
+    .unwrap()
+}
+
+async fn jobs(db: &Db, ctx: &Ctx, status: Option<&str>) -> Vec<app::jobs::Job> {
+    app::jobs::list(db, ctx, status, None, Some(100))
+        .await
+        .unwrap()
+        .data
+}
+
+async fn finalizing_for_an_automatic_customer_queues_one_charge_that_a_worker_runs_once(db: Db) {
+    let gw = Gateway::Sandbox(Sandbox::new());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    let auto = auto_customer(&db, &gw, &ctx, Some("tok_visa")).await;
+    let manual = customer(&db, &ctx, "Sends invoices", "EUR", "Europe/Berlin", "DE").await;
+    let inv = finalized(&db, &ctx, &auto, 9_900).await;
+    finalized(&db, &ctx, &manual.id, 9_900).await;
+    // A draft finalized later queues too; a zero invoice does not.
+    let draft = app::invoicing::create(
+        &db,
+        &ctx,
+        &one_off(&auto, vec![amount_line("Extra", 100)], false),
+    )
+    .await
+    .unwrap();
+    app::invoicing::finalize(&db, &ctx, &draft.id)
+        .await
+        .unwrap();
+    finalized(&db, &ctx, &auto, 0).await;
+    let queued = jobs(&db, &ctx, Some("queued")).await;
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(queued.iter().all(|j| j.kind == "charge_invoice"));
+
+    let w = Worker::new(db.clone(), gw.clone());
+    let pass = w.run_once(ctx.now).await.unwrap();
+    assert_eq!((pass.claimed, pass.succeeded), (2, 2));
+    assert_eq!(w.run_once(ctx.now).await.unwrap().claimed, 0);
+    for id in [&inv.id, &draft.id] {
+        assert_eq!(
+            app::invoicing::get(&db, &ctx, id).await.unwrap().status,
+            "paid"
+        );
+        let pays = app::payments::list_payments(&db, &ctx, None, Some(id), None, None)
+            .await
+            .unwrap()
+            .data;
+        assert_eq!(pays.len(), 1, "one payment for {id}");
+    }
+    assert_eq!(jobs(&db, &ctx, Some("succeeded")).await.len(), 2);
+    assert_clean(&db).await;
+}
+
+async fn a_timeout_is_retried_after_backoff_and_charges_once(db: Db) {
+    let gw = Gateway::Sandbox(Sandbox::new());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    let c = auto_customer(&db, &gw, &ctx, Some("tok_sandbox_timeout_visa_0119")).await;
+    let inv = finalized(&db, &ctx, &c, 5_000).await;
+    let w = Worker::new(db.clone(), gw.clone());
+    let p = w.run_once(ctx.now).await.unwrap();
+    assert_eq!((p.claimed, p.retried), (1, 1));
+    let j = &jobs(&db, &ctx, None).await[0];
+    assert_eq!((j.status.as_str(), j.attempts), ("queued", 1));
+    assert_eq!(j.run_at, ctx.now + app::jobs::backoff(1));
+    assert!(
+        j.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("pending")),
+        "{j:?}"
+    );
+    // Not due yet.
+    assert_eq!(
+        w.run_once(ctx.now + chrono::Duration::seconds(29))
+            .await
+            .unwrap()
+            .claimed,
+        0
+    );
+    let p = w
+        .run_once(ctx.now + chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(p.succeeded, 1);
+    let pays = app::payments::list_payments(&db, &ctx, None, Some(&inv.id), None, None)
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(
+        pays.len(),
+        1,
+        "the pending payment was retried, not a second one made"
+    );
+    assert_eq!(pays[0].status, "succeeded");
+    assert_eq!(
+        app::invoicing::get(&db, &ctx, &inv.id)
+            .await
+            .unwrap()
+            .status,
+        "paid"
+    );
+    assert_clean(&db).await;
+}
+
+async fn a_job_that_cannot_succeed_fails_visibly_and_can_be_retried(db: Db) {
+    let gw = Gateway::Sandbox(Sandbox::new());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    let c = auto_customer(&db, &gw, &ctx, None).await;
+    let inv = finalized(&db, &ctx, &c, 5_000).await;
+    let w = Worker::new(db.clone(), gw.clone());
+    assert_eq!(w.run_once(ctx.now).await.unwrap().failed, 1);
+    let failed = jobs(&db, &ctx, Some("failed")).await;
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("no_default_payment_method")),
+        "{failed:?}"
+    );
+    // The customer adds a card; the job is queued again and succeeds.
+    app::payments::attach_method(
+        &db,
+        &gw,
+        &ctx,
+        &PaymentMethodCreate {
+            customer: c.clone(),
+            kind: "card".into(),
+            card: None,
+            token: Some("tok_mastercard".into()),
+            bank: None,
+            set_default: None,
+        },
+    )
+    .await
+    .unwrap();
+    let later = at(&ctx, t("2026-06-02T08:00:00Z"));
+    let j = app::jobs::retry(&db, &later, &failed[0].id).await.unwrap();
+    assert_eq!(j.status, "queued");
+    expect_state(app::jobs::retry(&db, &later, &j.id).await, "job_not_failed");
+    assert_eq!(w.run_once(later.now).await.unwrap().succeeded, 1);
+    assert_eq!(
+        app::invoicing::get(&db, &ctx, &inv.id)
+            .await
+            .unwrap()
+            .status,
+        "paid"
+    );
+    expect_invalid(
+        app::jobs::list(&db, &ctx, Some("stuck"), None, None).await,
+        "status",
+    );
+    expect_not_found(app::jobs::get(&db, &org(&db, ctx.now).await, &j.id).await);
+    assert_clean(&db).await;
+}
+
+async fn a_dead_workers_job_is_taken_over_when_its_lease_runs_out(db: Db) {
+    let gw = Gateway::Sandbox(Sandbox::new());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    let c = auto_customer(&db, &gw, &ctx, Some("tok_visa")).await;
+    let inv = finalized(&db, &ctx, &c, 5_000).await;
+    // A worker claims the job and dies before running it.
+    let mut tx = db.begin().await.unwrap();
+    let claimed = store::jobs::claim(
+        &mut tx,
+        "dead-worker",
+        ctx.now,
+        ctx.now + app::jobs::LEASE,
+        10,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let w = Worker::new(db.clone(), gw.clone());
+    assert_eq!(
+        w.run_once(ctx.now + chrono::Duration::minutes(4))
+            .await
+            .unwrap()
+            .claimed,
+        0,
+        "still leased"
+    );
+    let p = w
+        .run_once(ctx.now + chrono::Duration::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!((p.claimed, p.succeeded), (1, 1));
+    // The dead worker cannot finish what it no longer holds.
+    let mut tx = db.begin().await.unwrap();
+    assert!(
+        !store::jobs::finish(&mut tx, &claimed[0].id, "dead-worker", ctx.now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let j = &jobs(&db, &ctx, None).await[0];
+    assert_eq!((j.status.as_str(), j.attempts), ("succeeded", 2));
+    assert_eq!(
+        app::invoicing::get(&db, &ctx, &inv.id)
+            .await
+            .unwrap()
+            .status,
+        "paid"
+    );
+    assert_clean(&db).await;
+}
