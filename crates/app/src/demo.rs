@@ -54,6 +54,7 @@ pub struct DemoSummary {
     pub subscriptions: u64,
     pub invoices: u64,
     pub credit_notes: u64,
+    pub payments: u64,
 }
 
 /// Number of demo customers.
@@ -82,6 +83,7 @@ pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<DemoSummary> {
         touched: BTreeSet::new(),
         drafts: Vec::new(),
         counts: Counts::default(),
+        gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
     };
     sim.run(start, now).await?;
     Ok(DemoSummary {
@@ -91,6 +93,7 @@ pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<DemoSummary> {
         subscriptions: sim.counts.subscriptions,
         invoices: sim.counts.invoices,
         credit_notes: sim.counts.credit_notes,
+        payments: sim.counts.payments,
     })
 }
 
@@ -1190,6 +1193,7 @@ struct Counts {
     subscriptions: u64,
     invoices: u64,
     credit_notes: u64,
+    payments: u64,
 }
 
 struct CustomerRec {
@@ -1228,6 +1232,8 @@ struct Sim<'a> {
     /// Drafts waiting to be finalized: (invoice id, day).
     drafts: Vec<(String, i64)>,
     counts: Counts,
+    /// The sandbox gateway the automatically charged customers' cards are at.
+    gateway: gateway::Gateway,
 }
 
 impl Sim<'_> {
@@ -1239,6 +1245,58 @@ impl Sim<'_> {
         if inv.is_some() {
             self.counts.invoices += 1;
         }
+    }
+
+    /// The day's money: the job queue charges the cards of customers charged
+    /// automatically, and customers who are sent invoices pay some of those due by bank
+    /// transfer (about a third of them each day; one in twenty pays half), so the history
+    /// has payments, declines, partial payments and a few overdue invoices.
+    async fn collect(&mut self, t: DateTime<Utc>) -> Result<()> {
+        let worker = crate::jobs::Worker::new(self.db.clone(), self.gateway.clone());
+        loop {
+            let pass = worker.run_once(t).await?;
+            self.counts.payments += pass.succeeded as u64;
+            if pass.claimed == 0 {
+                break;
+            }
+        }
+        let ctx = self.ctx(t);
+        let open = {
+            let mut tx = self.db.read().await?;
+            store::payments::open_amounts(&mut tx, &self.org_id, None).await?
+        };
+        for r in open {
+            let today = t
+                .with_timezone(
+                    &billing::period::parse_tz(&r.time_zone)
+                        .map_err(|e| crate::AppError::billing("time_zone", e))?,
+                )
+                .date_naive();
+            let due = r.due_date.is_some_and(|d| d <= today);
+            if r.collection_method != "send_invoice" || !due || !self.rng.random_bool(0.35) {
+                continue;
+            }
+            let amount = if self.rng.random_bool(0.05) {
+                (r.amount_remaining / 2).max(1)
+            } else {
+                r.amount_remaining
+            };
+            crate::payments::record(
+                self.db,
+                &ctx,
+                &crate::payments::PaymentCreate {
+                    customer: r.customer_id.clone(),
+                    amount,
+                    currency: Some(r.currency.clone()),
+                    method: "bank_transfer".into(),
+                    reference: Some(format!("SEPA {}", &r.invoice_id[4..12])),
+                    invoice: Some(r.invoice_id.clone()),
+                },
+            )
+            .await?;
+            self.counts.payments += 1;
+        }
+        Ok(())
     }
 
     async fn bill_run(&mut self, t: DateTime<Utc>) -> Result<()> {
@@ -1311,6 +1369,28 @@ impl Sim<'_> {
                     Event::NewCustomer(i) => {
                         let input = customer_input(&mut self.rng, i, &mut used_names);
                         let c = customers::create(self.db, &self.ctx(at), &input).await?;
+                        if c.collection_method == "charge_automatically" {
+                            // A card on file: mostly good ones, one in ten that fails.
+                            let token = match i % 10 {
+                                0 => "tok_chargeDeclinedInsufficientFunds",
+                                1 | 5 => "tok_mastercard",
+                                _ => "tok_visa",
+                            };
+                            crate::payments::attach_method(
+                                self.db,
+                                &self.gateway,
+                                &self.ctx(at),
+                                &crate::payments::PaymentMethodCreate {
+                                    customer: c.id.clone(),
+                                    kind: "card".into(),
+                                    card: None,
+                                    token: Some(token.into()),
+                                    bank: None,
+                                    set_default: None,
+                                },
+                            )
+                            .await?;
+                        }
                         self.counts.customers += 1;
                         ids.insert(i, self.customers.len());
                         self.customers.push(CustomerRec {
@@ -1335,6 +1415,7 @@ impl Sim<'_> {
                     Event::WriteOff => self.write_off(at).await?,
                 }
             }
+            self.collect(t + Duration::hours(23)).await?;
         }
         // One estimate stays a draft, for the drafts screen.
         if let Some(c) = self.customers.first() {
@@ -1722,7 +1803,11 @@ impl Sim<'_> {
         let Some(invs) = self.open_invoices(at).await? else {
             return Ok(());
         };
-        let Some(inv) = invs.iter().rev().find(|i| i.credit_to_balance == 0) else {
+        let Some(inv) = invs
+            .iter()
+            .rev()
+            .find(|i| i.credit_to_balance == 0 && i.amount_paid == 0)
+        else {
             return Ok(());
         };
         invoicing::void(self.db, &self.ctx(at), &inv.id).await?;

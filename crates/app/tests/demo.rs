@@ -30,6 +30,11 @@ async fn demo_loads_with_history_and_keeps_every_invariant() {
         "credit notes: {}",
         s.credit_notes
     );
+    assert!(
+        (500..=4_000).contains(&s.payments),
+        "payments: {}",
+        s.payments
+    );
     let org = app::orgs::authenticate(&db, app::demo::DEMO_API_KEY)
         .await
         .expect("the demo key authenticates");

@@ -105,8 +105,8 @@ async fn load_demo(db: &Db) -> Result<app::demo::DemoSummary> {
         .map_err(|e| anyhow::anyhow!("demo: {e}"))?;
     pb.finish_and_clear();
     eprintln!(
-        "demo organisation {}: {} customers, {} subscriptions, {} invoices, {} credit notes",
-        s.org_id, s.customers, s.subscriptions, s.invoices, s.credit_notes
+        "demo organisation {}: {} customers, {} subscriptions, {} invoices, {} credit notes, {} payments",
+        s.org_id, s.customers, s.subscriptions, s.invoices, s.credit_notes, s.payments
     );
     Ok(s)
 }

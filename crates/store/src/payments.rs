@@ -295,7 +295,9 @@ pub async fn list_refunds(
 /// What is left on one open invoice, with what aging needs of its customer.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OpenAmountRow {
+    pub invoice_id: String,
     pub customer_id: String,
+    pub collection_method: String,
     pub customer_name: String,
     pub time_zone: String,
     pub currency: String,
@@ -311,9 +313,9 @@ pub async fn open_amounts(
     customer_id: Option<&str>,
 ) -> Result<Vec<OpenAmountRow>> {
     Ok(on!(tx, c => sqlx::query_as::<_, OpenAmountRow>(
-        "SELECT i.customer_id, c.name AS customer_name, c.time_zone, i.currency, i.due_date, i.finalized_at, i.amount_remaining \
+        "SELECT i.id AS invoice_id, i.customer_id, c.collection_method, c.name AS customer_name, c.time_zone, i.currency, i.due_date, i.finalized_at, i.amount_remaining \
          FROM invoices i JOIN customers c ON c.id = i.customer_id AND c.org_id = i.org_id \
          WHERE i.org_id = $1 AND i.status = 'open' AND i.amount_remaining > 0 AND (CAST($2 AS TEXT) IS NULL OR i.customer_id = $2) \
-         ORDER BY i.customer_id, i.currency")
+         ORDER BY i.customer_id, i.currency, i.id")
         .bind(org_id).bind(customer_id).fetch_all(c).await?))
 }
