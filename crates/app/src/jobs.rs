@@ -11,11 +11,18 @@
 //! the job done hands it to another worker when its lease runs out:
 //! - `charge_invoice {invoice}`: nothing if the invoice is no longer open with something
 //!   due; a pending card payment of it is retried with its own key; otherwise the default
-//!   card is charged. A decline is recorded as a failed payment and ends the job.
+//!   card is charged. A decline is recorded as a failed payment and starts dunning.
+//! - `dunning_retry {invoice, attempt, first_failure}`: charges again the same way. Dunning
+//!   (the organisation's `billing::collection::Dunning`, default +1, +3, +5, +7 days after
+//!   the first failure): after a decline the invoice's subscription is `past_due` and the
+//!   next retry is queued; when none is left the final action runs (cancel the subscription
+//!   now, or leave it past_due). A payment — by retry or any other way — makes a past_due
+//!   subscription active again.
 
 use crate::payments::{self, InvoicePay};
 use crate::util::parse_id;
 use crate::{page_limit, AppError, Ctx, Page, Result};
+use billing::collection::{Dunning, FinalAction};
 use billing::ids::JobId;
 use chrono::{DateTime, Duration, Utc};
 use gateway::Gateway;
@@ -39,18 +46,30 @@ pub fn backoff(attempts: i64) -> Duration {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Task {
-    ChargeInvoice { invoice: String },
+    ChargeInvoice {
+        invoice: String,
+    },
+    DunningRetry {
+        invoice: String,
+        /// 1 for the first retry.
+        attempt: usize,
+        first_failure: DateTime<Utc>,
+    },
 }
 
 impl Task {
     fn kind(&self) -> &'static str {
         match self {
             Task::ChargeInvoice { .. } => "charge_invoice",
+            Task::DunningRetry { .. } => "dunning_retry",
         }
     }
-    fn dedupe_key(&self) -> &str {
+    fn dedupe_key(&self) -> String {
         match self {
-            Task::ChargeInvoice { invoice } => invoice,
+            Task::ChargeInvoice { invoice } => invoice.clone(),
+            Task::DunningRetry {
+                invoice, attempt, ..
+            } => format!("{invoice}:{attempt}"),
         }
     }
 }
@@ -62,7 +81,7 @@ pub fn job(org: &str, task: &Task, now: DateTime<Utc>) -> Result<JobRow> {
         org_id: org.to_string(),
         kind: task.kind().to_string(),
         payload: serde_json::to_string(task).map_err(|e| AppError::Internal(e.to_string()))?,
-        dedupe_key: task.dedupe_key().to_string(),
+        dedupe_key: task.dedupe_key(),
         status: "queued".into(),
         attempts: 0,
         max_attempts: MAX_ATTEMPTS,
@@ -165,37 +184,40 @@ impl Worker {
         let task: Task = serde_json::from_str(&j.payload)
             .map_err(|e| Failure::Permanent(format!("bad payload for {}: {e}", j.kind)))?;
         let ctx = Ctx::new(j.org_id.clone(), now);
-        match task {
-            Task::ChargeInvoice { invoice } => self.charge_invoice(&ctx, &invoice).await,
+        let (invoice, next, first) = match &task {
+            Task::ChargeInvoice { invoice } => (invoice, 1, now),
+            Task::DunningRetry {
+                invoice,
+                attempt,
+                first_failure,
+            } => (invoice, attempt + 1, *first_failure),
+        };
+        let (outcome, subscription) = self.charge_invoice(&ctx, invoice).await?;
+        match outcome {
+            Charge::Declined => {
+                self.after_decline(&ctx, invoice, subscription, next, first)
+                    .await
+            }
+            Charge::Settled => self.reactivate(&ctx, subscription).await,
         }
     }
 
-    async fn charge_invoice(&self, ctx: &Ctx, invoice: &str) -> Result<(), Failure> {
-        let transient = |e: AppError| match e {
-            AppError::State { code, message }
-                if !matches!(
-                    code,
-                    "payment_pending" | "gateway_timeout" | "gateway_unavailable"
-                ) =>
-            {
-                Failure::Permanent(format!("{code}: {message}"))
-            }
-            AppError::Invalid { message, .. }
-            | AppError::NotFound {
-                resource: _,
-                id: message,
-            } => Failure::Permanent(message),
-            other => Failure::Retry(other.to_string()),
-        };
+    /// Charges what is left of an invoice (see the module doc); also says which
+    /// subscription it bills.
+    async fn charge_invoice(
+        &self,
+        ctx: &Ctx,
+        invoice: &str,
+    ) -> Result<(Charge, Option<String>), Failure> {
         let inv = crate::invoicing::get(&self.db, ctx, invoice)
             .await
-            .map_err(transient)?;
+            .map_err(classify)?;
         if inv.status != "open" || inv.amount_remaining <= 0 {
-            return Ok(());
+            return Ok((Charge::Settled, inv.subscription));
         }
         let pending = payments::list_payments(&self.db, ctx, None, Some(invoice), None, Some(100))
             .await
-            .map_err(transient)?
+            .map_err(classify)?
             .data
             .into_iter()
             .find(|p| p.status == "pending" && p.invoice.as_deref() == Some(invoice));
@@ -211,10 +233,186 @@ impl Worker {
                 )
                 .await
             }
+        }
+        .map_err(classify)?;
+        let outcome = if charged.declined.is_some() {
+            Charge::Declined
+        } else {
+            Charge::Settled
         };
-        // A decline is an outcome, recorded on the payment; dunning acts on it.
-        charged.map(|_| ()).map_err(transient)
+        Ok((outcome, inv.subscription))
     }
+
+    /// Marks the subscription past_due and queues retry `next`, or runs the final action.
+    async fn after_decline(
+        &self,
+        ctx: &Ctx,
+        invoice: &str,
+        subscription: Option<String>,
+        next: usize,
+        first_failure: DateTime<Utc>,
+    ) -> Result<(), Failure> {
+        let dunning = dunning_settings(&self.db, ctx).await.map_err(classify)?;
+        let mut tx = self
+            .db
+            .begin()
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        if let Some(sub) = &subscription {
+            store::subscriptions::set_status(&mut tx, &ctx.org_id, sub, "past_due", ctx.now)
+                .await
+                .map_err(|e| Failure::Retry(e.to_string()))?;
+        }
+        let retry_at = dunning.retry_at(next, first_failure);
+        if let Some(at) = retry_at {
+            let task = Task::DunningRetry {
+                invoice: invoice.to_string(),
+                attempt: next,
+                first_failure,
+            };
+            let row = job(&ctx.org_id, &task, at).map_err(classify)?;
+            store::jobs::enqueue(&mut tx, &[row])
+                .await
+                .map_err(|e| Failure::Retry(e.to_string()))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        if retry_at.is_none() && dunning.final_action == FinalAction::Cancel {
+            if let Some(sub) = &subscription {
+                let cancel = crate::subscriptions::SubscriptionCancel {
+                    at_period_end: Some(false),
+                    prorate: false,
+                };
+                match crate::subscriptions::cancel(&self.db, ctx, sub, &cancel).await {
+                    Ok(_) => {}
+                    // Canceled meanwhile by someone else: nothing left to do.
+                    Err(AppError::State { .. }) => {}
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A past_due subscription whose invoice got paid is active again.
+    async fn reactivate(&self, ctx: &Ctx, subscription: Option<String>) -> Result<(), Failure> {
+        let Some(sub) = subscription else {
+            return Ok(());
+        };
+        let mut tx = self
+            .db
+            .begin()
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        let row = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, &sub)
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        if row.is_some_and(|s| s.status == "past_due") {
+            store::subscriptions::set_status(&mut tx, &ctx.org_id, &sub, "active", ctx.now)
+                .await
+                .map_err(|e| Failure::Retry(e.to_string()))?;
+        }
+        tx.commit().await.map_err(|e| Failure::Retry(e.to_string()))
+    }
+}
+
+/// Whether a charge attempt left the invoice settled (paid, or nothing to do) or declined.
+enum Charge {
+    Settled,
+    Declined,
+}
+
+/// Gateway trouble and database errors are worth retrying; a missing card, a bad id or a
+/// state that forbids the charge are not.
+fn classify(e: AppError) -> Failure {
+    match e {
+        AppError::State { code, message }
+            if !matches!(
+                code,
+                "payment_pending" | "gateway_timeout" | "gateway_unavailable"
+            ) =>
+        {
+            Failure::Permanent(format!("{code}: {message}"))
+        }
+        AppError::Invalid { message, .. } => Failure::Permanent(message),
+        AppError::NotFound { resource, id } => {
+            Failure::Permanent(format!("no such {resource}: {id}"))
+        }
+        other => Failure::Retry(other.to_string()),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DunningSettings {
+    pub object: &'static str,
+    /// Days after the first failed automatic charge that it is retried.
+    pub retry_days: Vec<u32>,
+    /// cancel (the subscription, at once) or leave_past_due.
+    pub final_action: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DunningUpdate {
+    pub retry_days: Option<Vec<u32>>,
+    pub final_action: Option<String>,
+}
+
+/// The organisation's dunning schedule.
+pub async fn dunning_settings(db: &Db, ctx: &Ctx) -> Result<Dunning> {
+    let mut tx = db.read().await?;
+    let (days, action) = store::orgs::dunning(&mut tx, &ctx.org_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("organisation", &ctx.org_id))?;
+    parse_dunning(&days, &action)
+        .map_err(|e| AppError::Internal(format!("stored dunning settings: {e}")))
+}
+
+fn parse_dunning(days: &str, action: &str) -> std::result::Result<Dunning, billing::BillingError> {
+    let days: Vec<u32> = days
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim().parse::<u32>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| billing::BillingError::InvalidTerms(format!("retry days: {e}")))?;
+    Dunning::new(days, FinalAction::parse(action)?)
+}
+
+fn dunning_view(d: &Dunning) -> DunningSettings {
+    DunningSettings {
+        object: "dunning_settings",
+        retry_days: d.retry_days().to_vec(),
+        final_action: d.final_action.as_str().into(),
+    }
+}
+
+pub async fn get_dunning(db: &Db, ctx: &Ctx) -> Result<DunningSettings> {
+    Ok(dunning_view(&dunning_settings(db, ctx).await?))
+}
+
+/// Changes the schedule for failures from now on (retries already queued keep their time).
+pub async fn set_dunning(db: &Db, ctx: &Ctx, input: &DunningUpdate) -> Result<DunningSettings> {
+    let current = dunning_settings(db, ctx).await?;
+    let days = input
+        .retry_days
+        .clone()
+        .unwrap_or_else(|| current.retry_days().to_vec());
+    let action = match &input.final_action {
+        Some(a) => FinalAction::parse(a).map_err(|e| AppError::billing("final_action", e))?,
+        None => current.final_action,
+    };
+    let d = Dunning::new(days, action).map_err(|e| AppError::billing("retry_days", e))?;
+    let text = d
+        .retry_days()
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut tx = db.begin().await?;
+    store::orgs::set_dunning(&mut tx, &ctx.org_id, &text, d.final_action.as_str()).await?;
+    tx.commit().await?;
+    Ok(dunning_view(&d))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

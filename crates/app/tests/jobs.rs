@@ -250,3 +250,209 @@ async fn a_dead_workers_job_is_taken_over_when_its_lease_runs_out(db: Db) {
     );
     assert_clean(&db).await;
 }
+
+mod dunning {
+    use super::*;
+    use app::jobs::DunningUpdate;
+
+    on_both_backends!(
+        declined_charges_are_retried_on_schedule_then_the_subscription_is_canceled,
+        a_new_card_during_dunning_pays_and_reactivates,
+        dunning_settings_are_checked,
+    );
+
+    async fn subscribed(db: &Db, gw: &Gateway, ctx: &Ctx, token: &str) -> (String, String, String) {
+        let c = auto_customer(db, gw, ctx, Some(token)).await;
+        let prod = product(db, ctx, "Plan").await;
+        let price = monthly_flat(db, ctx, &prod.id, "EUR", 3_000).await;
+        let (sub, inv) = app::subscriptions::create(db, ctx, &sub_input(&c, &price.id, None))
+            .await
+            .unwrap();
+        (c, sub.id, inv.unwrap().id)
+    }
+
+    async fn status(db: &Db, ctx: &Ctx, sub: &str) -> String {
+        app::subscriptions::get(db, ctx, sub).await.unwrap().status
+    }
+
+    async fn declined_charges_are_retried_on_schedule_then_the_subscription_is_canceled(db: Db) {
+        let gw = Gateway::Sandbox(Sandbox::new());
+        let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+        let (_, sub, inv) = subscribed(&db, &gw, &ctx, "tok_chargeDeclined").await;
+        let w = Worker::new(db.clone(), gw.clone());
+        assert_eq!(
+            w.run_once(ctx.now).await.unwrap().succeeded,
+            1,
+            "a decline is an outcome, not a job failure"
+        );
+        assert_eq!(status(&db, &ctx, &sub).await, "past_due");
+        for (k, day) in [(1, 1), (2, 3), (3, 5)] {
+            let before = ctx.now + chrono::Duration::days(day) - chrono::Duration::minutes(1);
+            assert_eq!(
+                w.run_once(before).await.unwrap().claimed,
+                0,
+                "retry {k} not before day {day}"
+            );
+            assert_eq!(
+                w.run_once(ctx.now + chrono::Duration::days(day))
+                    .await
+                    .unwrap()
+                    .claimed,
+                1,
+                "retry {k}"
+            );
+            assert_eq!(status(&db, &ctx, &sub).await, "past_due");
+        }
+        assert_eq!(
+            w.run_once(ctx.now + chrono::Duration::days(7))
+                .await
+                .unwrap()
+                .claimed,
+            1,
+            "retry 4"
+        );
+        assert_eq!(
+            status(&db, &ctx, &sub).await,
+            "canceled",
+            "the schedule ran out"
+        );
+        assert_eq!(
+            w.run_once(ctx.now + chrono::Duration::days(30))
+                .await
+                .unwrap()
+                .claimed,
+            0
+        );
+        let pays = app::payments::list_payments(&db, &ctx, None, Some(&inv), None, None)
+            .await
+            .unwrap()
+            .data;
+        assert_eq!(pays.len(), 5);
+        assert!(pays
+            .iter()
+            .all(|p| p.status == "failed" && p.failure_code.as_deref() == Some("card_declined")));
+        let kinds: Vec<String> = jobs(&db, &ctx, Some("succeeded"))
+            .await
+            .into_iter()
+            .map(|j| j.kind)
+            .collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "dunning_retry").count(), 4);
+        assert_eq!(
+            app::invoicing::get(&db, &ctx, &inv).await.unwrap().status,
+            "open",
+            "still owed"
+        );
+        assert_clean(&db).await;
+    }
+
+    async fn a_new_card_during_dunning_pays_and_reactivates(db: Db) {
+        let gw = Gateway::Sandbox(Sandbox::new());
+        let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+        let (c, sub, inv) = subscribed(&db, &gw, &ctx, "tok_chargeDeclinedInsufficientFunds").await;
+        let w = Worker::new(db.clone(), gw.clone());
+        w.run_once(ctx.now).await.unwrap();
+        assert_eq!(status(&db, &ctx, &sub).await, "past_due");
+        app::payments::attach_method(
+            &db,
+            &gw,
+            &ctx,
+            &PaymentMethodCreate {
+                customer: c.clone(),
+                kind: "card".into(),
+                card: None,
+                token: Some("tok_visa".into()),
+                bank: None,
+                set_default: Some(true),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            w.run_once(ctx.now + chrono::Duration::days(1))
+                .await
+                .unwrap()
+                .succeeded,
+            1
+        );
+        assert_eq!(
+            app::invoicing::get(&db, &ctx, &inv).await.unwrap().status,
+            "paid"
+        );
+        assert_eq!(status(&db, &ctx, &sub).await, "active");
+        assert_eq!(
+            w.run_once(ctx.now + chrono::Duration::days(30))
+                .await
+                .unwrap()
+                .claimed,
+            0,
+            "dunning over"
+        );
+        assert_clean(&db).await;
+    }
+
+    async fn dunning_settings_are_checked(db: Db) {
+        let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+        let d = app::jobs::get_dunning(&db, &ctx).await.unwrap();
+        assert_eq!(
+            (d.retry_days, d.final_action.as_str()),
+            (vec![1, 3, 5, 7], "cancel")
+        );
+        let set = |u: DunningUpdate| {
+            let (db, ctx) = (db.clone(), ctx.clone());
+            async move { app::jobs::set_dunning(&db, &ctx, &u).await }
+        };
+        let d = set(DunningUpdate {
+            retry_days: Some(vec![2, 4]),
+            final_action: Some("leave_past_due".into()),
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            (d.retry_days, d.final_action.as_str()),
+            (vec![2, 4], "leave_past_due")
+        );
+        expect_invalid(
+            set(DunningUpdate {
+                retry_days: Some(vec![4, 2]),
+                final_action: None,
+            })
+            .await,
+            "retry_days",
+        );
+        expect_invalid(
+            set(DunningUpdate {
+                retry_days: None,
+                final_action: Some("unpaid".into()),
+            })
+            .await,
+            "final_action",
+        );
+        assert_eq!(
+            app::jobs::get_dunning(&db, &ctx).await.unwrap().retry_days,
+            vec![2, 4]
+        );
+        // Leave past_due: after the last retry the subscription stays past_due.
+        let gw = Gateway::Sandbox(Sandbox::new());
+        let (_, sub, _) = subscribed(&db, &gw, &ctx, "tok_chargeDeclined").await;
+        let w = Worker::new(db.clone(), gw.clone());
+        for day in [0, 2, 4] {
+            assert_eq!(
+                w.run_once(ctx.now + chrono::Duration::days(day))
+                    .await
+                    .unwrap()
+                    .claimed,
+                1,
+                "day {day}"
+            );
+        }
+        assert_eq!(
+            w.run_once(ctx.now + chrono::Duration::days(60))
+                .await
+                .unwrap()
+                .claimed,
+            0
+        );
+        assert_eq!(status(&db, &ctx, &sub).await, "past_due");
+        assert_clean(&db).await;
+    }
+}

@@ -128,9 +128,112 @@ impl Aging {
     }
 }
 
+/// What happens when the last retry of a failed automatic charge fails too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalAction {
+    /// Cancel the invoice's subscription at once (the invoice stays open, owed).
+    Cancel,
+    /// Leave the subscription past_due for people to decide.
+    LeavePastDue,
+}
+
+impl FinalAction {
+    pub fn parse(s: &str) -> Result<FinalAction, BillingError> {
+        match s {
+            "cancel" => Ok(FinalAction::Cancel),
+            "leave_past_due" => Ok(FinalAction::LeavePastDue),
+            other => Err(BillingError::InvalidTerms(format!(
+                "final action must be cancel or leave_past_due, got {other:?}"
+            ))),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalAction::Cancel => "cancel",
+            FinalAction::LeavePastDue => "leave_past_due",
+        }
+    }
+}
+
+/// The retry schedule of failed automatic charges: retry k (1-based) happens
+/// `retry_days[k - 1]` days after the first failure; the default is +1, +3, +5, +7.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dunning {
+    retry_days: Vec<u32>,
+    pub final_action: FinalAction,
+}
+
+impl Default for Dunning {
+    fn default() -> Self {
+        Dunning {
+            retry_days: vec![1, 3, 5, 7],
+            final_action: FinalAction::Cancel,
+        }
+    }
+}
+
+impl Dunning {
+    /// At most 10 retries, strictly increasing, each 1 to 60 days after the first failure.
+    pub fn new(retry_days: Vec<u32>, final_action: FinalAction) -> Result<Dunning, BillingError> {
+        let bad = |m: String| Err(BillingError::InvalidTerms(m));
+        if retry_days.len() > 10 {
+            return bad(format!("at most 10 retries, got {}", retry_days.len()));
+        }
+        if retry_days.iter().any(|d| !(1..=60).contains(d)) {
+            return bad("each retry must be 1 to 60 days after the first failure".into());
+        }
+        if retry_days.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("retry days must increase".into());
+        }
+        Ok(Dunning {
+            retry_days,
+            final_action,
+        })
+    }
+
+    pub fn retry_days(&self) -> &[u32] {
+        &self.retry_days
+    }
+
+    /// When retry `attempt` (1-based) is due, or None when the schedule has run out.
+    pub fn retry_at(
+        &self,
+        attempt: usize,
+        first_failure: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let days = *self.retry_days.get(attempt.checked_sub(1)?)?;
+        Some(first_failure + chrono::Duration::days(days as i64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dunning_schedule() {
+        let t0: chrono::DateTime<chrono::Utc> = "2026-03-01T10:00:00Z".parse().unwrap();
+        let d = Dunning::default();
+        let at: Vec<_> = (1..=5).map(|k| d.retry_at(k, t0)).collect();
+        assert_eq!(at[0], Some(t0 + chrono::Duration::days(1)));
+        assert_eq!(at[3], Some(t0 + chrono::Duration::days(7)));
+        assert_eq!(at[4], None, "four retries, then the final action");
+        assert_eq!(d.retry_at(0, t0), None);
+        assert_eq!(d.final_action, FinalAction::Cancel);
+        assert!(Dunning::new(vec![3, 1], FinalAction::Cancel).is_err());
+        assert!(Dunning::new(vec![0], FinalAction::Cancel).is_err());
+        assert!(Dunning::new(vec![61], FinalAction::Cancel).is_err());
+        assert!(Dunning::new(vec![], FinalAction::LeavePastDue)
+            .unwrap()
+            .retry_at(1, t0)
+            .is_none());
+        assert_eq!(
+            FinalAction::parse("leave_past_due").unwrap().as_str(),
+            "leave_past_due"
+        );
+        assert!(FinalAction::parse("unpaid").is_err());
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -62,3 +62,21 @@ pub async fn any_org(tx: &mut Tx) -> Result<bool> {
         on!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(c).await?);
     Ok(n > 0)
 }
+
+/// The organisation's dunning settings: (retry days as "1,3,5,7", final action).
+pub async fn dunning(tx: &mut Tx, org_id: &str) -> Result<Option<(String, String)>> {
+    Ok(on!(tx, c => sqlx::query_as::<_, (String, String)>(
+        "SELECT dunning_retry_days, dunning_final_action FROM organisations WHERE id = $1")
+        .bind(org_id).fetch_optional(c).await?))
+}
+
+pub async fn set_dunning(
+    tx: &mut Tx,
+    org_id: &str,
+    retry_days: &str,
+    final_action: &str,
+) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE organisations SET dunning_retry_days = $2, dunning_final_action = $3 WHERE id = $1")
+        .bind(org_id).bind(retry_days).bind(final_action).execute(c).await?.rows_affected());
+    Ok(())
+}

@@ -381,3 +381,17 @@ pub async fn discounts_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<Discoun
     let sql = format!("SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND customer_id IN ({DUE_CUSTOMERS}) ORDER BY id");
     Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, DiscountRow>(&sql), r).fetch_all(c).await?))
 }
+
+/// Sets a live subscription's status (dunning: active ↔ past_due). False if it has ended.
+pub async fn set_status(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let n = on!(tx, c => sqlx::query(
+        "UPDATE subscriptions SET status = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND ended_at IS NULL")
+        .bind(org_id).bind(id).bind(status).bind(now).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}

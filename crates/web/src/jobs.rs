@@ -1,8 +1,8 @@
 //! `/v1/jobs`: the background job queue, to see what is queued or failed and to retry a
-//! failed job.
+//! failed job; `/v1/settings/dunning`: when failed automatic charges are retried.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Org;
+use crate::extract::{Body, Org};
 use crate::routes::{ctx, list_params, ApiResult, ListParams};
 use crate::AppState;
 use app::jobs;
@@ -16,6 +16,25 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/jobs", get(list_jobs))
         .route("/v1/jobs/{id}", get(get_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))
+        .route("/v1/settings/dunning", get(get_dunning).post(set_dunning))
+}
+
+#[utoipa::path(get, path = "/v1/settings/dunning", tag = "jobs", responses((status = 200, body = jobs::DunningSettings)))]
+pub(crate) async fn get_dunning(
+    State(s): State<AppState>,
+    org: Org,
+) -> ApiResult<jobs::DunningSettings> {
+    Ok(Json(jobs::get_dunning(&s.db, &ctx(&org)).await?))
+}
+
+#[utoipa::path(post, path = "/v1/settings/dunning", request_body = jobs::DunningUpdate, tag = "jobs",
+    responses((status = 200, body = jobs::DunningSettings), (status = 400, body = ErrorBody)))]
+pub(crate) async fn set_dunning(
+    State(s): State<AppState>,
+    org: Org,
+    Body(b): Body<jobs::DunningUpdate>,
+) -> ApiResult<jobs::DunningSettings> {
+    Ok(Json(jobs::set_dunning(&s.db, &ctx(&org), &b).await?))
 }
 
 #[utoipa::path(get, path = "/v1/jobs", params(ListParams), tag = "jobs", responses((status = 200, body = Page<jobs::Job>), (status = 400, body = ErrorBody)))]
