@@ -4,7 +4,7 @@
 //! (`billing::collection::Bucket`), counted in the customer's local dates at `as_of`: per
 //! customer and currency, with totals per currency (amounts in minor units, never summed
 //! across currencies). Invoices finalized before due dates existed count as due on the
-//! day they were finalized.
+//! day they were finalized. An invoice on a payment plan ages by its unpaid instalments.
 
 use crate::util::parse_id;
 use crate::{AppError, Ctx, Result};
@@ -80,6 +80,13 @@ pub async fn ar_aging(
             .ok_or_else(|| AppError::not_found("customer", c))?;
     }
     let rows = store::payments::open_amounts(&mut tx, &ctx.org_id, customer).await?;
+    let mut plans: BTreeMap<String, Vec<(chrono::NaiveDate, i64)>> = BTreeMap::new();
+    for i in store::payments::plans(&mut tx, &ctx.org_id, None).await? {
+        plans
+            .entry(i.invoice_id)
+            .or_default()
+            .push((i.due_date, i.amount));
+    }
     let mut per: BTreeMap<(String, String), (String, Aging)> = BTreeMap::new();
     let mut totals: BTreeMap<String, Aging> = BTreeMap::new();
     for r in rows {
@@ -91,15 +98,22 @@ pub async fn ar_aging(
             (None, Some(f)) => f.with_timezone(&tz).date_naive(),
             (None, None) => today,
         };
-        let bucket = Bucket::of(due, today);
-        per.entry((r.customer_id.clone(), r.currency.clone()))
-            .or_insert_with(|| (r.customer_name.clone(), Aging::default()))
-            .1
-            .add(bucket, r.amount_remaining);
-        totals
-            .entry(r.currency)
-            .or_default()
-            .add(bucket, r.amount_remaining);
+        // An invoice on a payment plan ages by each unpaid instalment's own date.
+        let parts = match plans.get(&r.invoice_id) {
+            Some(plan) => billing::collection::unpaid_instalments(plan, r.amount_remaining),
+            None => vec![(due, r.amount_remaining)],
+        };
+        for (due, amount) in parts {
+            let bucket = Bucket::of(due, today);
+            per.entry((r.customer_id.clone(), r.currency.clone()))
+                .or_insert_with(|| (r.customer_name.clone(), Aging::default()))
+                .1
+                .add(bucket, amount);
+            totals
+                .entry(r.currency.clone())
+                .or_default()
+                .add(bucket, amount);
+        }
     }
     Ok(AgingReport {
         object: "ar_aging",

@@ -10,7 +10,122 @@ use common::*;
 on_both_backends!(
     due_dates_follow_the_customers_terms_in_their_zone,
     aging_buckets_what_remains_by_days_past_due,
+    extensions_and_payment_plans_change_when_an_invoice_is_due,
 );
+
+async fn extensions_and_payment_plans_change_when_an_invoice_is_due(db: Db) {
+    use app::collection::{DueDateExtension, InstalmentInput, PaymentPlanCreate};
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let ctx = org(&db, t("2026-05-01T10:00:00Z")).await;
+    let c = customer(&db, &ctx, "Needs Time", "EUR", "UTC", "DE").await;
+    let inv = app::invoicing::create(
+        &db,
+        &ctx,
+        &one_off(&c.id, vec![amount_line("Work", 10_000)], true),
+    )
+    .await
+    .unwrap();
+    let due = inv.amount_due;
+    assert_eq!(inv.due_date, Some(d("2026-05-01")));
+    let ext = |date: &str, reason: &str| {
+        let (db, ctx, id) = (db.clone(), ctx.clone(), inv.id.clone());
+        let input = DueDateExtension {
+            due_date: d(date),
+            reason: reason.into(),
+        };
+        async move { app::collection::extend_due_date(&db, &ctx, &id, &input).await }
+    };
+    expect_invalid(ext("2026-05-20", " ").await, "reason");
+    expect_invalid(ext("2026-04-30", "too early").await, "due_date");
+    assert_eq!(
+        ext("2026-05-20", "customer asked on the phone")
+            .await
+            .unwrap()
+            .due_date,
+        Some(d("2026-05-20"))
+    );
+    expect_invalid(
+        ext("2026-05-19", "earlier than now agreed").await,
+        "due_date",
+    );
+    let n: i64 = scalar(
+        &db,
+        "SELECT COUNT(*) FROM invoice_due_changes WHERE org_id = $1",
+        &ctx.org_id,
+    )
+    .await;
+    assert_eq!(n, 1);
+
+    // A plan in three parts; the parts must add up to what remains.
+    let part = due / 3;
+    let plan = |amounts: [i64; 3]| PaymentPlanCreate {
+        instalments: ["2026-05-15", "2026-06-15", "2026-07-15"]
+            .iter()
+            .zip(amounts)
+            .map(|(date, amount)| InstalmentInput {
+                due_date: d(date),
+                amount,
+            })
+            .collect(),
+        reason: "three months".into(),
+    };
+    expect_invalid(
+        app::collection::create_plan(&db, &ctx, &inv.id, &plan([part, part, part + 1 + due % 3]))
+            .await,
+        "instalments",
+    );
+    let p = app::collection::create_plan(&db, &ctx, &inv.id, &plan([part, part, due - 2 * part]))
+        .await
+        .unwrap();
+    assert_eq!(p.instalments.len(), 3);
+    assert_eq!(
+        app::invoicing::get(&db, &ctx, &inv.id)
+            .await
+            .unwrap()
+            .due_date,
+        Some(d("2026-07-15"))
+    );
+    expect_state(
+        ext("2026-08-01", "on top of a plan").await,
+        "invoice_has_payment_plan",
+    );
+    // The first instalment is paid late, part of the second early.
+    let later = at(&ctx, t("2026-06-20T10:00:00Z"));
+    app::payments::record(
+        &db,
+        &later,
+        &PaymentCreate {
+            customer: c.id.clone(),
+            amount: part + 100,
+            currency: None,
+            method: "bank_transfer".into(),
+            reference: None,
+            invoice: Some(inv.id.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let p = app::collection::get_plan(&db, &later, &inv.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.instalments
+            .iter()
+            .map(|i| i.amount_remaining)
+            .collect::<Vec<_>>(),
+        vec![0, part - 100, due - 2 * part]
+    );
+    // Aging on 20 June: the second instalment is 5 days late, the third not yet due.
+    let r = app::reports::ar_aging(&db, &later, Some(&c.id), later.now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.rows[0].amounts.days_1_30, r.rows[0].amounts.current),
+        (part - 100, due - 2 * part)
+    );
+    expect_not_found(app::collection::get_plan(&db, &org(&db, ctx.now).await, &inv.id).await);
+    assert_clean(&db).await;
+}
 
 async fn due_dates_follow_the_customers_terms_in_their_zone(db: Db) {
     let ctx = org(&db, t("2026-01-31T03:00:00Z")).await;

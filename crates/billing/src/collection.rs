@@ -128,6 +128,70 @@ impl Aging {
     }
 }
 
+/// Checks a payment plan for an invoice with `remaining` left, agreed on local date
+/// `today`: 1 to 24 instalments, each positive, on strictly later dates from today on, adding
+/// up to exactly what remains.
+pub fn check_plan(
+    instalments: &[(NaiveDate, i64)],
+    remaining: i64,
+    today: NaiveDate,
+) -> Result<(), BillingError> {
+    let bad = |m: String| Err(BillingError::InvalidTerms(m));
+    if instalments.is_empty() || instalments.len() > 24 {
+        return bad(format!(
+            "a plan has 1 to 24 instalments, got {}",
+            instalments.len()
+        ));
+    }
+    if instalments.iter().any(|(_, a)| *a <= 0) {
+        return bad("every instalment must be positive".into());
+    }
+    if instalments[0].0 < today {
+        return bad(format!(
+            "the first instalment ({}) is before today ({today})",
+            instalments[0].0
+        ));
+    }
+    if instalments.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return bad("instalment dates must increase".into());
+    }
+    let sum = instalments
+        .iter()
+        .try_fold(0i64, |s, (_, a)| s.checked_add(*a))
+        .ok_or(BillingError::Overflow)?;
+    if sum != remaining {
+        return bad(format!(
+            "instalments add up to {sum}, but {remaining} remains"
+        ));
+    }
+    Ok(())
+}
+
+/// What is still owed of each instalment when `remaining` is left: payments settle the
+/// earliest instalments first, so the unpaid part is the latest ones.
+pub fn unpaid_instalments(plan: &[(NaiveDate, i64)], remaining: i64) -> Vec<(NaiveDate, i64)> {
+    let mut left = remaining.max(0);
+    let mut out: Vec<(NaiveDate, i64)> = Vec::new();
+    for (date, amount) in plan.iter().rev() {
+        if left == 0 {
+            break;
+        }
+        let a = (*amount).min(left);
+        out.push((*date, a));
+        left -= a;
+    }
+    if left > 0 {
+        // More remains than the plan covers (it cannot, as plans add up to what remained
+        // and amounts only shrink): the rest is due with the last instalment.
+        match out.first_mut() {
+            Some(last) => last.1 += left,
+            None => out.push((NaiveDate::MIN, left)),
+        }
+    }
+    out.reverse();
+    out
+}
+
 /// What happens when the last retry of a failed automatic charge fails too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +274,43 @@ impl Dunning {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plans() {
+        let today = d("2026-05-10");
+        let p = [
+            (d("2026-05-15"), 300),
+            (d("2026-06-15"), 300),
+            (d("2026-07-15"), 400),
+        ];
+        assert!(check_plan(&p, 1000, today).is_ok());
+        assert!(check_plan(&p, 999, today).is_err());
+        assert!(
+            check_plan(&p, 1000, d("2026-05-16")).is_err(),
+            "first date in the past"
+        );
+        assert!(check_plan(
+            &[(d("2026-06-15"), 500), (d("2026-05-15"), 500)],
+            1000,
+            today
+        )
+        .is_err());
+        assert!(check_plan(
+            &[(d("2026-06-15"), 1000), (d("2026-07-15"), 0)],
+            1000,
+            today
+        )
+        .is_err());
+        assert!(check_plan(&[], 0, today).is_err());
+        // 1000 due, 450 paid: the first instalment and half of the second are settled.
+        assert_eq!(
+            unpaid_instalments(&p, 550),
+            vec![(d("2026-06-15"), 150), (d("2026-07-15"), 400)]
+        );
+        assert_eq!(unpaid_instalments(&p, 1000), p.to_vec());
+        assert_eq!(unpaid_instalments(&p, 0), vec![]);
+        assert_eq!(unpaid_instalments(&p, 1100)[2], (d("2026-07-15"), 500));
+    }
 
     #[test]
     fn dunning_schedule() {

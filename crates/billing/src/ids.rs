@@ -89,6 +89,7 @@ ids! {
     LedgerAccountId => "lacc", "ledger account";
     BillRunId => "br", "bill run";
     JobId => "job", "job";
+    DueChangeId => "due", "due-date change";
     PaymentMethodId => "pm", "payment method";
     PaymentId => "pay", "payment";
     RefundId => "re", "refund";

@@ -319,3 +319,64 @@ pub async fn open_amounts(
          ORDER BY i.customer_id, i.currency, i.id")
         .bind(org_id).bind(customer_id).fetch_all(c).await?))
 }
+
+// --- due-date agreements -------------------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct InstalmentRow {
+    pub org_id: String,
+    pub invoice_id: String,
+    pub seq: i64,
+    pub due_date: chrono::NaiveDate,
+    pub amount: i64,
+}
+
+/// Records a due-date change of an invoice.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_due_change(
+    tx: &mut Tx,
+    id: &str,
+    org_id: &str,
+    invoice_id: &str,
+    kind: &str,
+    from: Option<chrono::NaiveDate>,
+    to: chrono::NaiveDate,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    on!(tx, c => sqlx::query(
+        "INSERT INTO invoice_due_changes (id, org_id, invoice_id, kind, from_date, to_date, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(id).bind(org_id).bind(invoice_id).bind(kind).bind(from).bind(to).bind(reason).bind(at)
+        .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    Ok(())
+}
+
+/// Replaces an invoice's payment plan.
+pub async fn replace_plan(
+    tx: &mut Tx,
+    org_id: &str,
+    invoice_id: &str,
+    rows: &[InstalmentRow],
+) -> Result<()> {
+    on!(tx, c => sqlx::query("DELETE FROM payment_plan_instalments WHERE org_id = $1 AND invoice_id = $2")
+        .bind(org_id).bind(invoice_id).execute(c).await?.rows_affected());
+    for r in rows {
+        on!(tx, c => sqlx::query("INSERT INTO payment_plan_instalments (org_id, invoice_id, seq, due_date, amount) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&r.org_id).bind(&r.invoice_id).bind(r.seq).bind(r.due_date).bind(r.amount)
+            .execute(c).await.map_err(crate::StoreError::from_sqlx)?.rows_affected());
+    }
+    Ok(())
+}
+
+/// Instalments of the organisation's plans (of one invoice, if given), by invoice and order.
+pub async fn plans(
+    tx: &mut Tx,
+    org_id: &str,
+    invoice_id: Option<&str>,
+) -> Result<Vec<InstalmentRow>> {
+    Ok(on!(tx, c => sqlx::query_as::<_, InstalmentRow>(
+        "SELECT org_id, invoice_id, seq, due_date, amount FROM payment_plan_instalments \
+         WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR invoice_id = $2) ORDER BY invoice_id, seq")
+        .bind(org_id).bind(invoice_id).fetch_all(c).await?))
+}

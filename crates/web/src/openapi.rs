@@ -36,7 +36,7 @@ impl Modify for BearerAuth {
         crate::payments::detach_payment_method, crate::payments::pay_invoice, crate::payments::create_payment,
         crate::payments::retry_payment, crate::payments::get_payment, crate::payments::list_payments,
         crate::payments::create_refund, crate::payments::retry_refund, crate::payments::get_refund, crate::payments::list_refunds,
-        crate::payments::ar_aging,
+        crate::payments::ar_aging, crate::payments::extend_due_date, crate::payments::create_payment_plan, crate::payments::get_payment_plan,
         crate::jobs::list_jobs, crate::jobs::get_job, crate::jobs::retry_job, crate::jobs::get_dunning, crate::jobs::set_dunning,
     ),
     tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"))

@@ -40,6 +40,49 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/refunds/{id}", get(get_refund))
         .route("/v1/refunds/{id}/retry", post(retry_refund))
         .route("/v1/reports/ar_aging", get(ar_aging))
+        .route("/v1/invoices/{id}/extend_due_date", post(extend_due_date))
+        .route(
+            "/v1/invoices/{id}/payment_plan",
+            post(create_payment_plan).get(get_payment_plan),
+        )
+}
+
+#[utoipa::path(post, path = "/v1/invoices/{id}/extend_due_date", request_body = app::collection::DueDateExtension, tag = "payments",
+    responses((status = 200, body = app::invoicing::Invoice), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn extend_due_date(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+    Body(b): Body<app::collection::DueDateExtension>,
+) -> ApiResult<app::invoicing::Invoice> {
+    Ok(Json(
+        app::collection::extend_due_date(&s.db, &ctx(&org), &id, &b).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/invoices/{id}/payment_plan", request_body = app::collection::PaymentPlanCreate, tag = "payments",
+    responses((status = 200, body = app::collection::PaymentPlan), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create_payment_plan(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+    Body(b): Body<app::collection::PaymentPlanCreate>,
+) -> ApiResult<app::collection::PaymentPlan> {
+    Ok(Json(
+        app::collection::create_plan(&s.db, &ctx(&org), &id, &b).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/invoices/{id}/payment_plan", tag = "payments",
+    responses((status = 200, body = app::collection::PaymentPlan), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_payment_plan(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<app::collection::PaymentPlan> {
+    Ok(Json(
+        app::collection::get_plan(&s.db, &ctx(&org), &id).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
