@@ -149,6 +149,16 @@ pub async fn create_plan(
     let reason = check_reason(&input.reason)?;
     let mut tx = db.begin().await?;
     let (mut inv, today) = open_invoice(&mut tx, ctx, id).await?;
+    let cus = store::customers::get(&mut tx, &ctx.org_id, &inv.customer_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("customer {} missing", inv.customer_id)))?;
+    if cus.collection_method == "charge_automatically" {
+        // Automatic charging takes all that remains; a plan would be overridden by it.
+        return Err(AppError::state(
+            "customer_charged_automatically",
+            format!("customer {} is charged automatically; switch them to send_invoice before agreeing a payment plan", cus.id),
+        ));
+    }
     let plan: Vec<(NaiveDate, i64)> = input
         .instalments
         .iter()

@@ -16,8 +16,10 @@
 //!   (the organisation's `billing::collection::Dunning`, default +1, +3, +5, +7 days after
 //!   the first failure): after a decline the invoice's subscription is `past_due` and the
 //!   next retry is queued; when none is left the final action runs (cancel the subscription
-//!   now, or leave it past_due). A payment — by retry or any other way — makes a past_due
-//!   subscription active again.
+//!   now, or leave it past_due).
+//! - `reactivate_subscription {subscription, payment}`, queued by every payment that settles
+//!   a subscription's invoice: a past_due subscription with no open invoice left is active
+//!   again.
 
 use crate::payments::{self, InvoicePay};
 use crate::util::parse_id;
@@ -55,6 +57,11 @@ pub enum Task {
         attempt: usize,
         first_failure: DateTime<Utc>,
     },
+    /// After `payment`: make the subscription active if it is past_due with nothing open.
+    Reactivate {
+        subscription: String,
+        payment: String,
+    },
 }
 
 impl Task {
@@ -62,6 +69,7 @@ impl Task {
         match self {
             Task::ChargeInvoice { .. } => "charge_invoice",
             Task::DunningRetry { .. } => "dunning_retry",
+            Task::Reactivate { .. } => "reactivate_subscription",
         }
     }
     fn dedupe_key(&self) -> String {
@@ -70,6 +78,10 @@ impl Task {
             Task::DunningRetry {
                 invoice, attempt, ..
             } => format!("{invoice}:{attempt}"),
+            Task::Reactivate {
+                subscription,
+                payment,
+            } => format!("{subscription}:{payment}"),
         }
     }
 }
@@ -153,6 +165,15 @@ impl Worker {
             ..Default::default()
         };
         for j in jobs {
+            // A batch runs one job after another: renew the lease of each before running it,
+            // so a slow batch never runs a job another worker has taken over.
+            let mut tx = self.db.begin().await?;
+            let held = store::jobs::extend(&mut tx, &j.id, &self.id, now + LEASE).await?;
+            tx.commit().await?;
+            if !held {
+                pass.lost += 1;
+                continue;
+            }
             let outcome = self.execute(&j, now).await;
             let mut tx = self.db.begin().await?;
             match outcome {
@@ -185,6 +206,9 @@ impl Worker {
             .map_err(|e| Failure::Permanent(format!("bad payload for {}: {e}", j.kind)))?;
         let ctx = Ctx::new(j.org_id.clone(), now);
         let (invoice, next, first) = match &task {
+            Task::Reactivate { subscription, .. } => {
+                return self.reactivate(&ctx, Some(subscription.clone())).await;
+            }
             Task::ChargeInvoice { invoice } => (invoice, 1, now),
             Task::DunningRetry {
                 invoice,
@@ -221,6 +245,7 @@ impl Worker {
             .data
             .into_iter()
             .find(|p| p.status == "pending" && p.invoice.as_deref() == Some(invoice));
+        let was_pending = pending.is_some();
         let charged = match pending {
             Some(p) => payments::retry_payment(&self.db, &self.gateway, ctx, &p.id).await,
             None => {
@@ -235,6 +260,19 @@ impl Worker {
             }
         }
         .map_err(classify)?;
+        if was_pending && charged.declined.is_none() {
+            // The pending payment may have been for part of the invoice: charge the rest on
+            // the next attempt.
+            let after = crate::invoicing::get(&self.db, ctx, invoice)
+                .await
+                .map_err(classify)?;
+            if after.status == "open" && after.amount_remaining > 0 {
+                return Err(Failure::Retry(format!(
+                    "a pending payment settled part of invoice {invoice}; {} remains",
+                    after.amount_remaining
+                )));
+            }
+        }
         let outcome = if charged.declined.is_some() {
             Charge::Declined
         } else {
@@ -295,7 +333,7 @@ impl Worker {
         Ok(())
     }
 
-    /// A past_due subscription whose invoice got paid is active again.
+    /// A past_due subscription with no open invoice left is active again.
     async fn reactivate(&self, ctx: &Ctx, subscription: Option<String>) -> Result<(), Failure> {
         let Some(sub) = subscription else {
             return Ok(());
@@ -308,7 +346,11 @@ impl Worker {
         let row = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, &sub)
             .await
             .map_err(|e| Failure::Retry(e.to_string()))?;
-        if row.is_some_and(|s| s.status == "past_due") {
+        let settled = store::payments::open_invoices_of_subscription(&mut tx, &ctx.org_id, &sub)
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?
+            == 0;
+        if settled && row.is_some_and(|s| s.status == "past_due") {
             store::subscriptions::set_status(&mut tx, &ctx.org_id, &sub, "active", ctx.now)
                 .await
                 .map_err(|e| Failure::Retry(e.to_string()))?;

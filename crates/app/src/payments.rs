@@ -261,8 +261,12 @@ async fn method_for_update(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<PaymentMe
     let m = store::payments::get_method(tx, &ctx.org_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("payment_method", id))?;
-    // The customer row is the lock that serializes changes to its methods.
+    // The customer row is the lock that serializes changes to its methods; read the
+    // method again under it, as a detach may have committed in between.
     store::customers::get_for_update(tx, &ctx.org_id, &m.customer_id).await?;
+    let m = store::payments::get_method(tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("payment_method", id))?;
     if m.detached_at.is_some() {
         return Err(AppError::state(
             "payment_method_detached",
@@ -441,6 +445,24 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
         });
     }
     store::payments::insert_allocations(tx, &allocations).await?;
+    // A past_due subscription whose invoices are all paid becomes active again; a job does
+    // it, so this transaction takes no subscription lock (the bill run takes those first).
+    let subs: std::collections::BTreeSet<String> = allocations
+        .iter()
+        .filter_map(|a| {
+            locked
+                .get(&a.invoice_id)
+                .and_then(|i| i.subscription_id.clone())
+        })
+        .collect();
+    let reactivate: Vec<crate::jobs::Task> = subs
+        .into_iter()
+        .map(|subscription| crate::jobs::Task::Reactivate {
+            subscription,
+            payment: pay.id.clone(),
+        })
+        .collect();
+    crate::jobs::enqueue(tx, &ctx.org_id, &reactivate, ctx.now).await?;
     store::customers::get_for_update(tx, &ctx.org_id, &pay.customer_id).await?;
     if rest > 0 {
         store::customers::add_credit_balance(tx, &ctx.org_id, &pay.customer_id, rest).await?;
@@ -609,6 +631,19 @@ pub async fn pay_invoice(
         .await?
         .ok_or_else(|| AppError::not_found("invoice", invoice))?;
     named_invoice(&mut tx, ctx, invoice, &inv.customer_id).await?;
+    // One card payment at a time per invoice: a pending one may already have taken the
+    // money (a timeout); a second attempt could charge twice.
+    if let Some(p) =
+        store::payments::list_payments(&mut tx, &ctx.org_id, None, Some(invoice), None, 100)
+            .await?
+            .into_iter()
+            .find(|p| p.status == "pending")
+    {
+        return Err(AppError::state(
+            "payment_pending",
+            format!("payment {} of invoice {invoice} is pending at the gateway; settle it with POST /v1/payments/{}/retry before charging again", p.id, p.id),
+        ));
+    }
     let amount = input.amount.unwrap_or(inv.amount_remaining);
     check_amount("amount", amount)?;
     if amount > inv.amount_remaining {
@@ -691,10 +726,11 @@ pub async fn retry_payment(db: &Db, gw: &Gateway, ctx: &Ctx, id: &str) -> Result
         .await?
         .ok_or_else(|| AppError::not_found("payment", id))?;
     if pay.status != "pending" {
+        let declined = declined_of(&pay);
         let view = payment_view(&mut tx, pay).await?;
         return Ok(Charged {
             payment: view,
-            declined: None,
+            declined,
         });
     }
     let token = match &pay.payment_method_id {
@@ -726,10 +762,11 @@ async fn charge(
         .ok_or_else(|| AppError::Internal(format!("payment {} vanished", pay.id)))?;
     if pay.status != "pending" {
         // Another retry applied the outcome first.
+        let declined = declined_of(&pay);
         let view = payment_view(&mut tx, pay).await?;
         return Ok(Charged {
             payment: view,
-            declined: None,
+            declined,
         });
     }
     let mut declined = None;
@@ -768,6 +805,18 @@ async fn charge(
     Ok(Charged {
         payment: view,
         declined,
+    })
+}
+
+/// The decline a failed payment recorded.
+fn declined_of(p: &PaymentRow) -> Option<(String, String)> {
+    (p.status == "failed").then(|| {
+        (
+            p.failure_code
+                .clone()
+                .unwrap_or_else(|| "card_declined".into()),
+            p.failure_message.clone().unwrap_or_default(),
+        )
     })
 }
 
@@ -919,6 +968,29 @@ pub async fn refund(db: &Db, gw: &Gateway, ctx: &Ctx, input: &RefundCreate) -> R
             ),
         ));
     }
+    // Only money of this payment that reached the credit balance goes back: what it did not
+    // apply, and what credit notes returned of the invoices it paid — never credit from
+    // elsewhere (goodwill) turned into cash.
+    let mut refundable = pay.amount - pay.amount_applied - pay.amount_refunded;
+    for a in store::payments::allocations_of(&mut tx, &ctx.org_id, &pay.id).await? {
+        let credited =
+            store::payments::credited_to_balance(&mut tx, &ctx.org_id, &a.invoice_id).await?;
+        refundable += a.amount.min(credited);
+    }
+    if amount > refundable.max(0) && input.amount.is_some() {
+        return Err(AppError::state(
+            "refund_exceeds_refundable",
+            format!(
+                "refund of {amount} exceeds the {} of payment {} that reached the credit balance (what it did not apply, and credit notes on the invoices it paid)",
+                refundable.max(0), pay.id
+            ),
+        ));
+    }
+    let amount = if input.amount.is_some() {
+        amount
+    } else {
+        amount.min(refundable.max(0))
+    };
     if amount > cus.credit_balance || amount == 0 {
         return Err(AppError::state(
             "refund_exceeds_credit_balance",

@@ -379,6 +379,14 @@ mod dunning {
             "paid"
         );
         assert_eq!(status(&db, &ctx, &sub).await, "active");
+        // The payment queued a reactivation check too; then nothing is left.
+        assert_eq!(
+            w.run_once(ctx.now + chrono::Duration::days(1))
+                .await
+                .unwrap()
+                .succeeded,
+            1
+        );
         assert_eq!(
             w.run_once(ctx.now + chrono::Duration::days(30))
                 .await
@@ -453,6 +461,45 @@ mod dunning {
             0
         );
         assert_eq!(status(&db, &ctx, &sub).await, "past_due");
+        // The customer pays by bank transfer: the subscription is active again.
+        let sub_row = app::subscriptions::get(&db, &ctx, &sub).await.unwrap();
+        let later = at(&ctx, ctx.now + chrono::Duration::days(61));
+        let open = app::invoicing::list(
+            &db,
+            &later,
+            Some(&sub_row.customer),
+            Some(&sub),
+            Some("open"),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .data;
+        assert!(!open.is_empty());
+        for inv in &open {
+            app::payments::record(
+                &db,
+                &later,
+                &app::payments::PaymentCreate {
+                    customer: sub_row.customer.clone(),
+                    amount: inv.amount_remaining,
+                    currency: None,
+                    method: "bank_transfer".into(),
+                    reference: None,
+                    invoice: Some(inv.id.clone()),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            status(&db, &ctx, &sub).await,
+            "past_due",
+            "until the job runs"
+        );
+        assert!(w.run_once(later.now).await.unwrap().succeeded >= 1);
+        assert_eq!(status(&db, &ctx, &sub).await, "active");
         assert_clean(&db).await;
     }
 }

@@ -179,6 +179,9 @@ async fn a_gateway_timeout_leaves_the_payment_pending_and_a_retry_charges_once(d
     assert_eq!(list.data.len(), 1);
     let pending = &list.data[0];
     assert_eq!(pending.status, "pending");
+    // No second charge while one is pending: it may have taken the money already.
+    let again = payments::pay_invoice(&db, &gw, &ctx, &inv.id, &InvoicePay::default()).await;
+    expect_state(again.map(|c| c.payment), "payment_pending");
     // Nothing is applied while the outcome is unknown.
     assert_eq!(
         app::invoicing::get(&db, &ctx, &inv.id)
@@ -335,7 +338,7 @@ async fn refunds_come_from_the_credit_balance_and_never_exceed_the_payment(db: D
     };
     expect_state(
         payments::refund(&db, &gw, &ctx, &req(Some(2_000))).await,
-        "refund_exceeds_credit_balance",
+        "refund_exceeds_refundable",
     );
     let r = payments::refund(&db, &gw, &ctx, &req(Some(1_000)))
         .await
@@ -347,7 +350,7 @@ async fn refunds_come_from_the_credit_balance_and_never_exceed_the_payment(db: D
     assert_eq!(r.amount, 500);
     expect_state(
         payments::refund(&db, &gw, &ctx, &req(Some(1))).await,
-        "refund_exceeds_credit_balance",
+        "refund_exceeds_refundable",
     );
     // Credit from elsewhere cannot be refunded beyond the payment.
     let small = payments::record(&db, &ctx, &offline(&c.id, 300, None))
@@ -397,6 +400,32 @@ async fn refunds_come_from_the_credit_balance_and_never_exceed_the_payment(db: D
             .amount_refunded,
         1_500
     );
+    // Goodwill credit is not cash: a payment that settled an invoice refunds nothing of it.
+    let c2 = customer(&db, &ctx, "Goodwill", "EUR", "Europe/Berlin", "DE").await;
+    let inv2 = invoice(&db, &ctx, &c2.id, 700).await;
+    let applied = payments::record(&db, &ctx, &offline(&c2.id, inv2.amount_due, Some(&inv2.id)))
+        .await
+        .unwrap();
+    assert_eq!(applied.amount_applied, inv2.amount_due);
+    app::invoicing::create(
+        &db,
+        &ctx,
+        &one_off(&c2.id, vec![amount_line("Goodwill", -5_000)], true),
+    )
+    .await
+    .unwrap();
+    let e = payments::refund(
+        &db,
+        &gw,
+        &ctx,
+        &RefundCreate {
+            payment: applied.id.clone(),
+            amount: Some(100),
+            reason: "other".into(),
+        },
+    )
+    .await;
+    expect_state(e, "refund_exceeds_refundable");
     assert_clean(&db).await;
 }
 

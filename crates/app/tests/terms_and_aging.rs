@@ -124,6 +124,28 @@ async fn extensions_and_payment_plans_change_when_an_invoice_is_due(db: Db) {
         (part - 100, due - 2 * part)
     );
     expect_not_found(app::collection::get_plan(&db, &org(&db, ctx.now).await, &inv.id).await);
+    // Customers charged automatically are charged all that remains: no plan for them.
+    let mut auto = customer_input("Auto", "EUR", "UTC", "DE");
+    auto.collection_method = Some("charge_automatically".into());
+    let a = app::customers::create(&db, &ctx, &auto).await.unwrap();
+    let ainv = app::invoicing::create(
+        &db,
+        &ctx,
+        &one_off(&a.id, vec![amount_line("Work", 1_000)], true),
+    )
+    .await
+    .unwrap();
+    let one = PaymentPlanCreate {
+        instalments: vec![InstalmentInput {
+            due_date: d("2026-06-01"),
+            amount: ainv.amount_due,
+        }],
+        reason: "one part".into(),
+    };
+    expect_state(
+        app::collection::create_plan(&db, &ctx, &ainv.id, &one).await,
+        "customer_charged_automatically",
+    );
     assert_clean(&db).await;
 }
 

@@ -7,6 +7,12 @@
 //! period ending before T; then the bill run at T (one renewal invoice each), then verify.
 //! Prints invoices/s and rows written/s, and, as the machine's own limit in the same run,
 //! rows/s of a plain multi-row insert of as many rows into the same database.
+//!
+//! `bench collect --invoices N [--workers 2]`: the same N customers, charged automatically,
+//! each with a default sandbox card; the bill run (untimed) finalizes one invoice each and
+//! queues N `charge_invoice` jobs; then `--workers` job workers run them at once (each
+//! charge: a pending payment, the gateway call, allocation and ledger posting, the job
+//! marked done). Prints payments/s, then verify.
 
 use anyhow::{bail, Context, Result};
 use billing::ids::*;
@@ -25,11 +31,21 @@ pub enum Which {
         #[arg(long, default_value_t = 100_000)]
         subscriptions: usize,
     },
+    /// Collection throughput: N open invoices of customers charged automatically, each
+    /// charged through the job queue and the sandbox gateway.
+    Collect {
+        #[arg(long, default_value_t = 100_000)]
+        invoices: usize,
+        /// Workers running at once.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
 }
 
 pub async fn run(url: &str, which: Which) -> Result<()> {
     match which {
         Which::BillRun { subscriptions } => bill_run(url, subscriptions).await,
+        Which::Collect { invoices, workers } => collect(url, invoices, workers).await,
     }
 }
 
@@ -87,19 +103,13 @@ fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         .expect("valid date")
 }
 
-async fn bill_run(url: &str, n: usize) -> Result<()> {
-    if n == 0 {
-        bail!("--subscriptions must be at least 1");
-    }
-    let (db, path, schema) = scratch(url).await?;
-    let backend = match db.backend() {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    eprintln!("bench bill-run: {n} subscriptions on {backend}");
+/// The bench organisation: `n` customers (collection method as given) with one monthly
+/// subscription each whose January 2026 period has ended by the bill run at
+/// 2026-02-01T12:00Z. Returns the organisation's id.
+async fn build(db: &Db, n: usize, collection_method: &str) -> Result<String> {
     let build = Instant::now();
     let now = t(2026, 1, 1);
-    let org = app::orgs::create_org(&db, "Bench Org", "DE", now)
+    let org = app::orgs::create_org(db, "Bench Org", "DE", now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let org_id = org.org_id.clone();
@@ -224,7 +234,7 @@ async fn bill_run(url: &str, n: usize) -> Result<()> {
                 credit_balance: 0,
                 created_at: now,
                 updated_at: now,
-                collection_method: "send_invoice".into(),
+                collection_method: collection_method.into(),
                 days_until_due: 0,
             });
             let p = billing::period::Period::from_dates(start, end, tz)
@@ -290,6 +300,20 @@ async fn bill_run(url: &str, n: usize) -> Result<()> {
         "built {n} customers and subscriptions in {:.2?}",
         build.elapsed()
     );
+    Ok(org_id)
+}
+
+async fn bill_run(url: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        bail!("--subscriptions must be at least 1");
+    }
+    let (db, path, schema) = scratch(url).await?;
+    let backend = match db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    eprintln!("bench bill-run: {n} subscriptions on {backend}");
+    build(&db, n, "send_invoice").await?;
 
     let at = t(2026, 2, 1) + chrono::Duration::hours(12);
     let started = Instant::now();
@@ -333,6 +357,76 @@ async fn bill_run(url: &str, n: usize) -> Result<()> {
     cleanup(db, url, path, schema).await?;
     if report.invoices_created != n as u64 {
         bail!("expected {n} invoices, got {}", report.invoices_created);
+    }
+    if !violations.is_empty() {
+        bail!("verify found {} violation(s)", violations.len());
+    }
+    Ok(())
+}
+
+async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
+    if n == 0 || workers == 0 {
+        bail!("--invoices and --workers must be at least 1");
+    }
+    let (db, path, schema) = scratch(url).await?;
+    let backend = match db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    eprintln!("bench collect: {n} invoices on {backend}, {workers} worker(s)");
+    let org = build(&db, n, "charge_automatically").await?;
+    let at = t(2026, 2, 1) + chrono::Duration::hours(12);
+    let mut tx = db.begin().await?;
+    store::bench::attach_test_cards(&mut tx, &org, t(2026, 1, 1)).await?;
+    tx.commit().await?;
+    let report = app::billrun::run(&db, None, at, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("bill run: {e}"))?;
+    eprintln!(
+        "{} invoices finalized and queued for charging",
+        report.invoices_created
+    );
+
+    let gateway = gateway::Gateway::Sandbox(gateway::Sandbox::new());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let w = app::jobs::Worker::new(db.clone(), gateway.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut done = app::jobs::Pass::default();
+            loop {
+                let p = w.run_once(at).await?;
+                done.succeeded += p.succeeded;
+                done.failed += p.failed + p.retried + p.lost;
+                if p.claimed == 0 {
+                    return Ok::<_, app::AppError>(done);
+                }
+            }
+        }));
+    }
+    let (mut succeeded, mut other) = (0, 0);
+    for t in tasks {
+        let p = t.await?.map_err(|e| anyhow::anyhow!("worker: {e}"))?;
+        succeeded += p.succeeded;
+        other += p.failed;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let violations = {
+        let mut tx = db.read().await?;
+        store::verify::check_all(&mut tx).await?
+    };
+    println!("backend            {backend}");
+    println!("invoices           {}", report.invoices_created);
+    println!("payments           {succeeded}");
+    println!("collection         {secs:.2} s with {workers} worker(s)");
+    println!("payments/s         {:.0}", succeeded as f64 / secs);
+    println!("verify             {} violation(s)", violations.len());
+    for v in &violations {
+        println!("VIOLATION {}: {}", v.invariant, v.detail);
+    }
+    cleanup(db, url, path, schema).await?;
+    if succeeded != n || other != 0 {
+        bail!("expected {n} payments, got {succeeded} ({other} jobs not succeeded)");
     }
     if !violations.is_empty() {
         bail!("verify found {} violation(s)", violations.len());

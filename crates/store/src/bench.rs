@@ -19,3 +19,18 @@ pub async fn insert_baseline(tx: &mut Tx, rows: &[(String, i64, String)]) -> Res
         }
     ))
 }
+
+/// Benchmarks only: gives every customer of `org_id` a default sandbox card (`tok_visa`)
+/// in one statement.
+pub async fn attach_test_cards(
+    tx: &mut Tx,
+    org_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<u64> {
+    Ok(on!(tx, c => sqlx::query(
+        "INSERT INTO payment_methods (id, org_id, customer_id, kind, gateway, gateway_token, card_brand, card_last4, \
+         card_exp_month, card_exp_year, is_default, created_at) \
+         SELECT 'pm_' || SUBSTR(id, 5), org_id, id, 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, TRUE, $2 \
+         FROM customers WHERE org_id = $1")
+        .bind(org_id).bind(at).execute(c).await?.rows_affected()))
+}

@@ -75,6 +75,15 @@ pub async fn claim(
     )
 }
 
+/// Renews a worker's lease on a job before it runs it. False if the lease was lost (another
+/// worker took the job over): the worker must then leave it alone.
+pub async fn extend(tx: &mut Tx, id: &str, worker: &str, until: DateTime<Utc>) -> Result<bool> {
+    let n = on!(tx, c => sqlx::query(
+        "UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'")
+        .bind(id).bind(worker).bind(until).execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
 /// Marks a job the worker still holds as succeeded. False if the lease was lost.
 pub async fn finish(tx: &mut Tx, id: &str, worker: &str, now: DateTime<Utc>) -> Result<bool> {
     let n = on!(tx, c => sqlx::query(

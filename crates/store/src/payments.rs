@@ -380,3 +380,21 @@ pub async fn plans(
          WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR invoice_id = $2) ORDER BY invoice_id, seq")
         .bind(org_id).bind(invoice_id).fetch_all(c).await?))
 }
+
+/// What credit notes of an invoice put on the credit balance.
+pub async fn credited_to_balance(tx: &mut Tx, org_id: &str, invoice_id: &str) -> Result<i64> {
+    Ok(on!(tx, c => sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(COALESCE(SUM(amount_to_credit_balance), 0) AS BIGINT) FROM credit_notes WHERE org_id = $1 AND invoice_id = $2")
+        .bind(org_id).bind(invoice_id).fetch_one(c).await?))
+}
+
+/// Open invoices of a subscription with something left to pay.
+pub async fn open_invoices_of_subscription(
+    tx: &mut Tx,
+    org_id: &str,
+    subscription_id: &str,
+) -> Result<i64> {
+    Ok(on!(tx, c => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM invoices WHERE org_id = $1 AND subscription_id = $2 AND status = 'open' AND amount_remaining > 0")
+        .bind(org_id).bind(subscription_id).fetch_one(c).await?))
+}

@@ -133,7 +133,7 @@ async fn payments_over_http(srv: common::Server) {
         json!({"payment": p1["id"], "amount": 501, "reason": "requested_by_customer"}),
     )
     .await
-    .err(409, "refund_exceeds_credit_balance");
+    .err(409, "refund_exceeds_refundable");
     let listed = c
         .get(&format!("/v1/refunds?payment={}", s(&p1["id"])))
         .await
