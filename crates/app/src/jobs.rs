@@ -239,15 +239,12 @@ impl Worker {
         if inv.status != "open" || inv.amount_remaining <= 0 {
             return Ok((Charge::Settled, inv.subscription));
         }
-        let pending = payments::list_payments(&self.db, ctx, None, Some(invoice), None, Some(100))
+        let pending = payments::pending_of_invoice(&self.db, ctx, invoice)
             .await
-            .map_err(classify)?
-            .data
-            .into_iter()
-            .find(|p| p.status == "pending" && p.invoice.as_deref() == Some(invoice));
+            .map_err(classify)?;
         let was_pending = pending.is_some();
         let charged = match pending {
-            Some(p) => payments::retry_payment(&self.db, &self.gateway, ctx, &p.id).await,
+            Some(p) => payments::retry_payment(&self.db, &self.gateway, ctx, &p).await,
             None => {
                 payments::pay_invoice(
                     &self.db,

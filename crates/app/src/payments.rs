@@ -447,6 +447,7 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
     store::payments::insert_allocations(tx, &allocations).await?;
     // A past_due subscription whose invoices are all paid becomes active again; a job does
     // it, so this transaction takes no subscription lock (the bill run takes those first).
+    // Only past_due subscriptions get one.
     let subs: std::collections::BTreeSet<String> = allocations
         .iter()
         .filter_map(|a| {
@@ -455,7 +456,18 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
                 .and_then(|i| i.subscription_id.clone())
         })
         .collect();
-    let reactivate: Vec<crate::jobs::Task> = subs
+    let mut past_due = Vec::new();
+    for sub in subs {
+        // Read without a lock: a subscription that turns past_due after this read has
+        // another invoice open, which this payment does not settle.
+        if store::subscriptions::get(tx, &ctx.org_id, &sub)
+            .await?
+            .is_some_and(|s| s.status == "past_due")
+        {
+            past_due.push(sub);
+        }
+    }
+    let reactivate: Vec<crate::jobs::Task> = past_due
         .into_iter()
         .map(|subscription| crate::jobs::Task::Reactivate {
             subscription,
@@ -633,12 +645,7 @@ pub async fn pay_invoice(
     named_invoice(&mut tx, ctx, invoice, &inv.customer_id).await?;
     // One card payment at a time per invoice: a pending one may already have taken the
     // money (a timeout); a second attempt could charge twice.
-    if let Some(p) =
-        store::payments::list_payments(&mut tx, &ctx.org_id, None, Some(invoice), None, 100)
-            .await?
-            .into_iter()
-            .find(|p| p.status == "pending")
-    {
+    if let Some(p) = store::payments::pending_of_invoice(&mut tx, &ctx.org_id, invoice).await? {
         return Err(AppError::state(
             "payment_pending",
             format!("payment {} of invoice {invoice} is pending at the gateway; settle it with POST /v1/payments/{}/retry before charging again", p.id, p.id),
@@ -715,6 +722,16 @@ pub async fn pay_invoice(
     store::payments::insert_payment(&mut tx, &pay).await?;
     tx.commit().await?;
     charge(db, gw, ctx, pay, method.gateway_token.unwrap_or_default()).await
+}
+
+/// The pending card payment of an invoice, if one is waiting for the gateway.
+pub async fn pending_of_invoice(db: &Db, ctx: &Ctx, invoice: &str) -> Result<Option<String>> {
+    let mut tx = db.read().await?;
+    Ok(
+        store::payments::pending_of_invoice(&mut tx, &ctx.org_id, invoice)
+            .await?
+            .map(|p| p.id),
+    )
 }
 
 /// Asks the gateway again for a pending card payment (same idempotency key: it is charged

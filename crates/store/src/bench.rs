@@ -34,3 +34,11 @@ pub async fn attach_test_cards(
          FROM customers WHERE org_id = $1")
         .bind(org_id).bind(at).execute(c).await?.rows_affected()))
 }
+
+/// Benchmarks only: succeeded payments of an organisation.
+pub async fn count_succeeded_payments(tx: &mut Tx, org_id: &str) -> Result<i64> {
+    Ok(
+        on!(tx, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM payments WHERE org_id = $1 AND status = 'succeeded'")
+        .bind(org_id).fetch_one(c).await?),
+    )
+}

@@ -198,12 +198,27 @@ pub async fn list_payments(
 ) -> Result<Vec<PaymentRow>> {
     let sql = format!(
         "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR invoice_id = $3 OR id IN (SELECT payment_id FROM payment_allocations WHERE invoice_id = $3)) \
+         AND (CAST($3 AS TEXT) IS NULL OR id IN (SELECT id FROM payments WHERE invoice_id = $3 \
+              UNION SELECT payment_id FROM payment_allocations WHERE invoice_id = $3)) \
          AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
     );
     Ok(
         on!(tx, c => sqlx::query_as::<_, PaymentRow>(&sql).bind(org_id).bind(customer_id).bind(invoice_id)
         .bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
+}
+
+/// The pending payment of an invoice, if one is waiting for the gateway.
+pub async fn pending_of_invoice(
+    tx: &mut Tx,
+    org_id: &str,
+    invoice_id: &str,
+) -> Result<Option<PaymentRow>> {
+    let sql = format!(
+        "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND invoice_id = $2 AND status = 'pending' ORDER BY id LIMIT 1"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, PaymentRow>(&sql).bind(org_id).bind(invoice_id).fetch_optional(c).await?),
     )
 }
 

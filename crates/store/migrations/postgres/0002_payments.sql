@@ -46,6 +46,7 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_customer ON payments (customer_id, id);
 CREATE INDEX payments_org ON payments (org_id, id);
+CREATE INDEX payments_invoice ON payments (invoice_id);
 
 -- How much of a payment settled which invoice.
 CREATE TABLE payment_allocations (
