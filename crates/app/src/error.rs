@@ -17,6 +17,10 @@ pub enum AppError {
     /// The request is valid but conflicts with the state (e.g. voiding a paid invoice).
     #[error("{message}")]
     State { code: &'static str, message: String },
+    /// The payment gateway did not settle the request (timeout, unreachable): nothing is
+    /// lost, and the same request may be retried later.
+    #[error("{message}")]
+    Gateway { code: &'static str, message: String },
     #[error("authentication failed: {0}")]
     Unauthenticated(String),
     #[error(transparent)]

@@ -366,14 +366,7 @@ enum Charge {
 /// state that forbids the charge are not.
 fn classify(e: AppError) -> Failure {
     match e {
-        AppError::State { code, message }
-            if !matches!(
-                code,
-                "payment_pending" | "gateway_timeout" | "gateway_unavailable"
-            ) =>
-        {
-            Failure::Permanent(format!("{code}: {message}"))
-        }
+        AppError::State { code, message } => Failure::Permanent(format!("{code}: {message}")),
         AppError::Invalid { message, .. } => Failure::Permanent(message),
         AppError::NotFound { resource, id } => {
             Failure::Permanent(format!("no such {resource}: {id}"))

@@ -128,14 +128,15 @@ fn method_view(r: PaymentMethodRow) -> PaymentMethod {
 fn gateway_error(e: GatewayError) -> AppError {
     match e {
         GatewayError::Invalid { param, message } => AppError::invalid(param, message),
-        GatewayError::Timeout => AppError::state(
-            "gateway_timeout",
-            "the payment gateway did not answer in time; nothing is lost, retry later",
-        ),
-        GatewayError::Unavailable(m) => AppError::state(
-            "gateway_unavailable",
-            format!("the payment gateway is unavailable: {m}"),
-        ),
+        GatewayError::Timeout => AppError::Gateway {
+            code: "gateway_timeout",
+            message: "the payment gateway did not answer in time; nothing is lost, retry later"
+                .into(),
+        },
+        GatewayError::Unavailable(m) => AppError::Gateway {
+            code: "gateway_unavailable",
+            message: format!("the payment gateway is unavailable: {m}"),
+        },
     }
 }
 
@@ -803,10 +804,11 @@ async fn charge(
         Err(GatewayError::Timeout | GatewayError::Unavailable(_)) => {
             // Left pending (nothing written here): the outcome is unknown (timeout) or
             // nothing happened; a retry with the same key settles it.
-            return Err(AppError::state(
-                "payment_pending",
+            return Err(AppError::Gateway {
+                code: "payment_pending",
+                message:
                 format!("the payment gateway did not settle payment {}; it stays pending — retry it with POST /v1/payments/{}/retry", pay.id, pay.id),
-            ));
+            });
         }
         Err(e @ GatewayError::Invalid { .. }) => {
             pay.status = "failed".into();

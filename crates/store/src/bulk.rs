@@ -8,7 +8,7 @@
 //!   transaction's own connection handle (rusqlite over the handle sqlx holds), with no
 //!   per-value copies and no hand-off to sqlx's worker thread per statement.
 //!
-//! Reads of a bill-run chunk on SQLite go the same way ([`range_query`] for rows that
+//! Reads of a bill-run chunk on SQLite go the same way ([`range_rows`] for rows that
 //! implement [`SqliteRead`], declared with [`sqlite_read!`]): sqlx decodes each SQLite
 //! value through a copy and a by-name lookup, several times slower than the query itself.
 //!
@@ -242,15 +242,12 @@ macro_rules! sqlite_read {
 }
 
 /// Runs `sql` — whose `$1..$4` are a bill-run range's organisation, bounds and time — on
-/// the SQLite transaction's own handle. Other backends: `None`, for the caller's sqlx path.
-pub async fn range_query<R: SqliteRead>(
-    tx: &mut Tx,
+/// the SQLite transaction's own handle.
+async fn sqlite_range_query<R: SqliteRead>(
+    t: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     sql: &str,
     r: &crate::subscriptions::DueRange,
-) -> Result<Option<Vec<R>>> {
-    let Tx::Sqlite(t) = tx else {
-        return Ok(None);
-    };
+) -> Result<Vec<R>> {
     let at = sqlite_timestamp(r.at);
     let mut handle = t.lock_handle().await?;
     let raw = handle.as_raw_handle();
@@ -274,11 +271,12 @@ pub async fn range_query<R: SqliteRead>(
         while let Some(row) = rows.next().map_err(sqlite_err)? {
             out.push(R::read(row).map_err(sqlite_err)?);
         }
-        Ok(Some(out))
+        Ok(out)
     })
 }
 
-/// The rows of a bill-run range query (`$1..$4` as in [`range_query`]) on either backend.
+/// The rows of a bill-run range query (`$1..$4`: the range's organisation, bounds and time)
+/// on either backend.
 pub async fn range_rows<R>(
     tx: &mut Tx,
     sql: &str,
@@ -291,7 +289,7 @@ where
         Tx::Pg(t) => Ok(bind_range!(sqlx::query_as::<_, R>(sql), r)
             .fetch_all(&mut **t)
             .await?),
-        Tx::Sqlite(_) => Ok(range_query(tx, sql, r).await?.unwrap_or_default()),
+        Tx::Sqlite(t) => sqlite_range_query(t, sql, r).await,
     }
 }
 

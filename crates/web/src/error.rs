@@ -77,12 +77,7 @@ impl From<AppError> for ApiError {
                 Some("id".into()),
             ),
             // The gateway did not settle the request: retryable, not the caller's fault.
-            AppError::State { code, message }
-                if matches!(
-                    code,
-                    "payment_pending" | "gateway_timeout" | "gateway_unavailable"
-                ) =>
-            {
+            AppError::Gateway { code, message } => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "api_error", code, message, None)
             }
             AppError::State { code, message } => ApiError::new(

@@ -5,7 +5,7 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Org, RawBody};
-use crate::routes::{ctx, list_params, money_post, ApiResult, ListParams};
+use crate::routes::{ctx, list_params, money_post, query, ApiResult, ListParams};
 use crate::AppState;
 use app::payments::{self, Charged};
 use app::Page;
@@ -106,13 +106,7 @@ pub(crate) async fn ar_aging(
     q: Result<Query<AgingParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     use axum::response::IntoResponse;
-    let q = q.map(|q| q.0).map_err(|e| {
-        ApiError::invalid(
-            "parameter_invalid",
-            format!("invalid query: {}", e.body_text()),
-            None,
-        )
-    })?;
+    let q = query(q)?;
     let c = ctx(&org);
     let as_of = q.as_of.unwrap_or(c.now);
     let report = app::reports::ar_aging(&s.db, &c, q.customer.as_deref(), as_of).await?;
@@ -345,13 +339,7 @@ pub(crate) async fn list_refunds(
     org: Org,
     q: Result<Query<RefundListParams>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Page<payments::Refund>> {
-    let q = q.map(|q| q.0).map_err(|e| {
-        ApiError::invalid(
-            "parameter_invalid",
-            format!("invalid query: {}", e.body_text()),
-            None,
-        )
-    })?;
+    let q = query(q)?;
     Ok(Json(
         payments::list_refunds(
             &s.db,

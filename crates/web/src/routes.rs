@@ -46,6 +46,13 @@ pub struct ListParams {
 pub(crate) fn list_params(
     q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ListParams, ApiError> {
+    query(q)
+}
+
+/// A parsed query string, or a 400 that says what is wrong with it.
+pub(crate) fn query<T>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
     q.map(|q| q.0).map_err(|e| {
         ApiError::invalid(
             "parameter_invalid",

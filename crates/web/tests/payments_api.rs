@@ -120,13 +120,13 @@ async fn payments_over_http(srv: common::Server) {
     );
 
     // Refund the credit; more than is left is refused.
-    let refund = c
-        .post(
-            "/v1/refunds",
-            json!({"payment": p1["id"], "amount": 2000, "reason": "requested_by_customer"}),
-        )
-        .await
-        .ok();
+    let body = json!({"payment": p1["id"], "amount": 2000, "reason": "requested_by_customer"});
+    let refund = c.post_idem("/v1/refunds", body.clone(), "re-1").await.ok();
+    let repeat = c.post_idem("/v1/refunds", body, "re-1").await.ok();
+    assert_eq!(
+        refund["id"], repeat["id"],
+        "a repeated refund request refunds once"
+    );
     assert_eq!(refund["status"], "succeeded");
     c.post(
         "/v1/refunds",
