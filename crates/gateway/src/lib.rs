@@ -1,5 +1,5 @@
 //! Payment gateways: what Ledgerdesk needs from one — turn card details into a token,
-//! charge a token, refund a charge — and the built-in [`Sandbox`].
+//! charge a token, refund a charge — the built-in [`Sandbox`], and [`Stripe`].
 //!
 //! Every charge and refund carries an idempotency key (the payment's or refund's own id):
 //! a gateway that sees the same key again answers with the first outcome and moves no money
@@ -11,8 +11,10 @@
 //! (`CardDetails`' `Debug` hides it).
 
 mod sandbox;
+mod stripe;
 
 pub use sandbox::Sandbox;
+pub use stripe::Stripe;
 
 /// Card details as a customer typed them. `Debug` shows only the last four digits.
 #[derive(Clone)]
@@ -72,18 +74,20 @@ pub enum GatewayError {
 #[derive(Debug, Clone)]
 pub enum Gateway {
     Sandbox(Sandbox),
+    Stripe(Stripe),
 }
 
 impl Gateway {
-    /// The name stored beside each token and charge (`sandbox`, …).
+    /// The name stored beside each token and charge (`sandbox`, `stripe`).
     pub fn name(&self) -> &'static str {
         match self {
             Gateway::Sandbox(_) => "sandbox",
+            Gateway::Stripe(_) => "stripe",
         }
     }
 
     /// Checks card details (Luhn, expiry against `today` = (year, month)) and returns the
-    /// gateway's token for them.
+    /// gateway's token for them. Stripe refuses: it takes tokens from Stripe.js, not numbers.
     pub async fn tokenize(
         &self,
         card: &CardDetails,
@@ -91,14 +95,17 @@ impl Gateway {
     ) -> Result<CardToken, GatewayError> {
         match self {
             Gateway::Sandbox(s) => s.tokenize(card, today),
+            Gateway::Stripe(s) => s.tokenize(),
         }
     }
 
     /// Describes a token the gateway issued earlier (client-side tokenization, or the
-    /// sandbox's fixed test tokens such as `tok_visa`).
-    pub fn describe_token(&self, token: &str) -> Result<CardToken, GatewayError> {
+    /// sandbox's fixed test tokens such as `tok_visa`). Stripe attaches a `tok_…` to a new
+    /// Stripe customer and answers a `cus_…/card_…` token (see [`Stripe`]).
+    pub async fn describe_token(&self, token: &str) -> Result<CardToken, GatewayError> {
         match self {
             Gateway::Sandbox(s) => s.describe_token(token),
+            Gateway::Stripe(s) => s.describe_token(token).await,
         }
     }
 
@@ -112,6 +119,7 @@ impl Gateway {
     ) -> Result<Outcome, GatewayError> {
         match self {
             Gateway::Sandbox(s) => s.charge(token, amount, currency, key),
+            Gateway::Stripe(s) => s.charge(token, amount, currency, key).await,
         }
     }
 
@@ -124,6 +132,7 @@ impl Gateway {
     ) -> Result<Outcome, GatewayError> {
         match self {
             Gateway::Sandbox(s) => s.refund(reference, amount, key),
+            Gateway::Stripe(s) => s.refund(reference, amount, key).await,
         }
     }
 }
