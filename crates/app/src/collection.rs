@@ -133,6 +133,7 @@ pub async fn extend_due_date(
     .await?;
     inv.due_date = Some(input.due_date);
     store::invoices::update(&mut tx, &inv).await?;
+    requeue_reminders(&mut tx, ctx, &inv).await?;
     let view = crate::invoicing::load(&mut tx, &ctx.org_id, id).await?;
     tx.commit().await?;
     Ok(view)
@@ -193,6 +194,7 @@ pub async fn create_plan(
     .await?;
     inv.due_date = Some(last);
     store::invoices::update(&mut tx, &inv).await?;
+    requeue_reminders(&mut tx, ctx, &inv).await?;
     let out = plan_view(id, &rows, inv.amount_remaining);
     tx.commit().await?;
     Ok(out)
@@ -232,4 +234,133 @@ pub async fn get_plan(db: &Db, ctx: &Ctx, id: &str) -> Result<PaymentPlan> {
         0
     };
     Ok(plan_view(id, &rows, remaining))
+}
+
+/// The organisation's reminder schedule.
+pub async fn reminders_of(tx: &mut Tx, org: &str) -> Result<billing::collection::Reminders> {
+    let text = store::orgs::reminder_days(tx, org)
+        .await?
+        .ok_or_else(|| AppError::not_found("organisation", org))?;
+    billing::collection::Reminders::parse(&text)
+        .map_err(|e| AppError::Internal(format!("stored reminder days: {e}")))
+}
+
+/// Queues the reminders of invoices paid by invoice: (invoice, due date, customer zone).
+/// Reminders whose moment is already past are skipped.
+pub async fn queue_reminders(
+    tx: &mut Tx,
+    org: &str,
+    reminders: &billing::collection::Reminders,
+    invoices: &[(String, NaiveDate, chrono_tz::Tz)],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let mut jobs = Vec::with_capacity(invoices.len() * reminders.days().len());
+    for (invoice, due, tz) in invoices {
+        for &days in reminders.days() {
+            let at = billing::collection::Reminders::at(*due, days, *tz);
+            if at <= now {
+                // Its moment passed before the invoice was sent (or re-dated): no reminder
+                // three days before an invoice due on receipt.
+                continue;
+            }
+            let task = crate::jobs::Task::InvoiceReminder {
+                invoice: invoice.clone(),
+                due_date: *due,
+                days,
+            };
+            jobs.push(crate::jobs::job(org, &task, at)?);
+        }
+    }
+    store::jobs::enqueue(tx, &jobs).await?;
+    Ok(())
+}
+
+/// Queues the reminders of one invoice for its (new) due date, if its customer pays by
+/// invoice.
+async fn requeue_reminders(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    inv: &store::invoices::InvoiceRow,
+) -> Result<()> {
+    let Some(due) = inv.due_date else {
+        return Ok(());
+    };
+    let cus = store::customers::get(tx, &ctx.org_id, &inv.customer_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("customer {} missing", inv.customer_id)))?;
+    if cus.collection_method != "send_invoice" {
+        return Ok(());
+    }
+    let tz = billing::period::parse_tz(&cus.time_zone)
+        .map_err(|e| AppError::Internal(format!("customer {}: {e}", cus.id)))?;
+    let reminders = reminders_of(tx, &ctx.org_id).await?;
+    queue_reminders(tx, &ctx.org_id, &reminders, &[(inv.id.clone(), due, tz)], ctx.now).await
+}
+
+/// The `invoice_reminder` job: records `invoice.reminder` (or `invoice.overdue` after the
+/// due date) if the invoice is still open with something left and still due on `due_date`
+/// (a reminder for a due date that has moved is dropped; the move queued new ones).
+pub async fn remind(
+    db: &Db,
+    ctx: &Ctx,
+    invoice: &str,
+    due_date: NaiveDate,
+    days: i64,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let inv = store::invoices::get(&mut tx, &ctx.org_id, invoice)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice", invoice))?;
+    if inv.status != "open" || inv.amount_remaining <= 0 || inv.due_date != Some(due_date) {
+        return Ok(());
+    }
+    let mut data = crate::events::invoice_data(&inv, "send_invoice");
+    data["days_until_due"] = serde_json::json!(-days);
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        billing::collection::Reminders::event_type(days),
+        Some(&inv.customer_id),
+        &inv.id,
+        &data,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReminderSettings {
+    pub object: &'static str,
+    /// Days relative to the due date (negative before it, 0 on it, positive after it) on
+    /// which customers who pay by invoice are reminded of an open invoice.
+    pub days: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderUpdate {
+    pub days: Vec<i64>,
+}
+
+pub async fn get_reminders(db: &Db, ctx: &Ctx) -> Result<ReminderSettings> {
+    let mut tx = db.read().await?;
+    let r = reminders_of(&mut tx, &ctx.org_id).await?;
+    Ok(ReminderSettings {
+        object: "reminder_settings",
+        days: r.days().to_vec(),
+    })
+}
+
+/// Changes the schedule for invoices finalized from now on (queued reminders keep theirs).
+pub async fn set_reminders(db: &Db, ctx: &Ctx, input: &ReminderUpdate) -> Result<ReminderSettings> {
+    let r = billing::collection::Reminders::new(input.days.clone())
+        .map_err(|e| AppError::billing("days", e))?;
+    let mut tx = db.begin().await?;
+    store::orgs::set_reminder_days(&mut tx, &ctx.org_id, &r.to_text()).await?;
+    tx.commit().await?;
+    Ok(ReminderSettings {
+        object: "reminder_settings",
+        days: r.days().to_vec(),
+    })
 }

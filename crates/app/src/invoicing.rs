@@ -407,6 +407,7 @@ pub async fn write(
             })
             .collect();
         crate::jobs::enqueue(tx, org, &charges, now).await?;
+        finalized_events(tx, org, invs, &rows, now).await?;
     }
     let t2 = std::time::Instant::now();
     store::ledger::insert(tx, &txs, &entries).await?;
@@ -448,6 +449,42 @@ pub async fn write(
         "invoices written"
     );
     Ok(rows)
+}
+
+/// The events of invoices just finalized (`invoice.finalized`, and `invoice.paid` for those
+/// with nothing due) and the reminders of those the customer pays by invoice.
+async fn finalized_events(
+    tx: &mut Tx,
+    org: &str,
+    invs: &[NewInvoice],
+    rows: &[InvoiceRow],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut events = Vec::with_capacity(rows.len());
+    let mut remind = Vec::new();
+    for (inv, row) in invs.iter().zip(rows) {
+        let method = if inv.charge_automatically {
+            "charge_automatically"
+        } else {
+            "send_invoice"
+        };
+        let data = crate::events::invoice_data(row, method);
+        events.push(crate::events::row(org, "invoice.finalized", Some(&row.customer_id), &row.id, &data, now));
+        if row.status == "paid" {
+            events.push(crate::events::row(org, "invoice.paid", Some(&row.customer_id), &row.id, &data, now));
+        }
+        if let (false, Some(due), true) = (inv.charge_automatically, row.due_date, row.amount_due > 0) {
+            let tz = billing::period::parse_tz(&inv.time_zone)
+                .map_err(|e| AppError::Internal(format!("customer {}: {e}", inv.customer_id)))?;
+            remind.push((row.id.clone(), due, tz));
+        }
+    }
+    store::outbox::insert_events(tx, &events).await?;
+    if !remind.is_empty() {
+        let reminders = crate::collection::reminders_of(tx, org).await?;
+        crate::collection::queue_reminders(tx, org, &reminders, &remind, now).await?;
+    }
+    Ok(())
 }
 
 /// Takes the organisation's invoice-numbering lock (the series row of `now`'s year) without
@@ -1077,6 +1114,22 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         };
         crate::jobs::enqueue(&mut tx, &ctx.org_id, &[task], ctx.now).await?;
     }
+    let data = crate::events::invoice_data(&inv, &customer.collection_method);
+    crate::events::emit(&mut tx, ctx, "invoice.finalized", Some(&inv.customer_id), &inv.id, &data).await?;
+    if inv.status == "paid" {
+        crate::events::emit(&mut tx, ctx, "invoice.paid", Some(&inv.customer_id), &inv.id, &data).await?;
+    }
+    if let (true, Some(due), true) = (
+        customer.collection_method == "send_invoice",
+        inv.due_date,
+        inv.amount_due > 0,
+    ) {
+        let tz = billing::period::parse_tz(&customer.time_zone)
+            .map_err(|e| AppError::Internal(format!("customer {}: {e}", customer.id)))?;
+        let reminders = crate::collection::reminders_of(&mut tx, &ctx.org_id).await?;
+        crate::collection::queue_reminders(&mut tx, &ctx.org_id, &reminders, &[(inv.id.clone(), due, tz)], ctx.now)
+            .await?;
+    }
     store::customers::add_credit_balance(
         &mut tx,
         &ctx.org_id,
@@ -1168,6 +1221,7 @@ pub async fn void(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     inv.voided_at = Some(ctx.now);
     inv.amount_remaining = 0;
     store::invoices::update(&mut tx, &inv).await?;
+    crate::events::emit_invoice(&mut tx, ctx, "invoice.voided", &inv).await?;
     let view = load(&mut tx, &ctx.org_id, id).await?;
     tx.commit().await?;
     Ok(view)
@@ -1209,6 +1263,7 @@ pub async fn mark_uncollectible(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice>
     inv.status = "uncollectible".into();
     inv.marked_uncollectible_at = Some(ctx.now);
     store::invoices::update(&mut tx, &inv).await?;
+    crate::events::emit_invoice(&mut tx, ctx, "invoice.marked_uncollectible", &inv).await?;
     let view = load(&mut tx, &ctx.org_id, id).await?;
     tx.commit().await?;
     Ok(view)
@@ -1474,6 +1529,19 @@ pub async fn create_credit_note(
         inv.status = "paid".into();
     }
     store::invoices::update(&mut tx, &inv).await?;
+    let data = serde_json::json!({
+        "object": "credit_note",
+        "id": cn.id,
+        "number": cn.number,
+        "invoice": cn.invoice_id,
+        "customer": cn.customer_id,
+        "reason": cn.reason,
+        "currency": cn.currency,
+        "total": cn.total,
+        "amount_to_invoice": cn.amount_to_invoice,
+        "amount_to_credit_balance": cn.amount_to_credit_balance,
+    });
+    crate::events::emit(&mut tx, ctx, "credit_note.created", Some(&cn.customer_id), &cn.id, &data).await?;
     tx.commit().await?;
     Ok(cn_view(cn, cn_lines))
 }

@@ -62,6 +62,22 @@ pub enum Task {
         subscription: String,
         payment: String,
     },
+    /// Send one email notification.
+    SendNotification {
+        notification: String,
+    },
+    /// POST one webhook delivery; `replay` counts manual replays (0 for the first send).
+    DeliverWebhook {
+        delivery: String,
+        replay: i64,
+    },
+    /// Remind the customer of an open invoice `days` after its due date `due_date` (negative
+    /// before it). Nothing if the invoice is settled or its due date has moved since.
+    InvoiceReminder {
+        invoice: String,
+        due_date: chrono::NaiveDate,
+        days: i64,
+    },
 }
 
 impl Task {
@@ -70,6 +86,15 @@ impl Task {
             Task::ChargeInvoice { .. } => "charge_invoice",
             Task::DunningRetry { .. } => "dunning_retry",
             Task::Reactivate { .. } => "reactivate_subscription",
+            Task::SendNotification { .. } => "send_notification",
+            Task::DeliverWebhook { .. } => "deliver_webhook",
+            Task::InvoiceReminder { .. } => "invoice_reminder",
+        }
+    }
+    fn max_attempts(&self) -> i64 {
+        match self {
+            Task::DeliverWebhook { .. } => crate::webhooks::DELIVERY_ATTEMPTS,
+            _ => MAX_ATTEMPTS,
         }
     }
     fn dedupe_key(&self) -> String {
@@ -82,6 +107,13 @@ impl Task {
                 subscription,
                 payment,
             } => format!("{subscription}:{payment}"),
+            Task::SendNotification { notification } => notification.clone(),
+            Task::DeliverWebhook { delivery, replay } => format!("{delivery}:{replay}"),
+            Task::InvoiceReminder {
+                invoice,
+                due_date,
+                days,
+            } => format!("{invoice}:{due_date}:{days}"),
         }
     }
 }
@@ -96,7 +128,7 @@ pub fn job(org: &str, task: &Task, now: DateTime<Utc>) -> Result<JobRow> {
         dedupe_key: task.dedupe_key(),
         status: "queued".into(),
         attempts: 0,
-        max_attempts: MAX_ATTEMPTS,
+        max_attempts: task.max_attempts(),
         run_at: now,
         locked_by: None,
         locked_until: None,
@@ -133,6 +165,8 @@ pub struct Pass {
     pub failed: usize,
     /// Done, but the lease had been lost to another worker.
     pub lost: usize,
+    /// Events dispatched to notifications and webhook deliveries.
+    pub dispatched: usize,
 }
 
 /// Runs jobs. Several workers (threads or processes) may share one database.
@@ -140,6 +174,9 @@ pub struct Pass {
 pub struct Worker {
     pub db: Db,
     pub gateway: Gateway,
+    pub mailer: mail::Mailer,
+    /// Sends webhooks.
+    pub http: reqwest::Client,
     /// Names this worker in `locked_by`.
     pub id: String,
     pub batch: i64,
@@ -150,18 +187,23 @@ impl Worker {
         Worker {
             db,
             gateway,
+            mailer: mail::Mailer::Off,
+            http: reqwest::Client::new(),
             id: format!("worker-{}-{}", std::process::id(), store::random_suffix()),
             batch: 20,
         }
     }
 
-    /// Claims one batch of due jobs at `now` and runs them in turn.
+    /// Dispatches new events (see [`crate::events`]), then claims one batch of due jobs at
+    /// `now` and runs them in turn.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass> {
+        let dispatched = crate::events::dispatch(&self.db, now, self.batch.max(100)).await?;
         let mut tx = self.db.begin().await?;
         let jobs = store::jobs::claim(&mut tx, &self.id, now, now + LEASE, self.batch).await?;
         tx.commit().await?;
         let mut pass = Pass {
             claimed: jobs.len(),
+            dispatched,
             ..Default::default()
         };
         for j in jobs {
@@ -205,9 +247,40 @@ impl Worker {
         let task: Task = serde_json::from_str(&j.payload)
             .map_err(|e| Failure::Permanent(format!("bad payload for {}: {e}", j.kind)))?;
         let ctx = Ctx::new(j.org_id.clone(), now);
+        let last_attempt = j.attempts >= j.max_attempts;
         let (invoice, next, first) = match &task {
             Task::Reactivate { subscription, .. } => {
                 return self.reactivate(&ctx, Some(subscription.clone())).await;
+            }
+            Task::SendNotification { notification } => {
+                use crate::notify::Sent;
+                return match crate::notify::send(&self.db, &self.mailer, &j.org_id, notification, now, last_attempt)
+                    .await
+                    .map_err(classify)?
+                {
+                    Sent::Done => Ok(()),
+                    Sent::Retry(e) => Err(Failure::Retry(e)),
+                    Sent::Refused(e) => Err(Failure::Permanent(e)),
+                };
+            }
+            Task::DeliverWebhook { delivery, .. } => {
+                use crate::webhooks::Delivered;
+                return match crate::webhooks::deliver(&self.db, &self.http, &j.org_id, delivery, now, last_attempt)
+                    .await
+                    .map_err(classify)?
+                {
+                    Delivered::Done => Ok(()),
+                    Delivered::Retry(e) => Err(Failure::Retry(e)),
+                };
+            }
+            Task::InvoiceReminder {
+                invoice,
+                due_date,
+                days,
+            } => {
+                return crate::collection::remind(&self.db, &ctx, invoice, *due_date, *days)
+                    .await
+                    .map_err(classify);
             }
             Task::ChargeInvoice { invoice } => (invoice, 1, now),
             Task::DunningRetry {
@@ -294,9 +367,9 @@ impl Worker {
             .await
             .map_err(|e| Failure::Retry(e.to_string()))?;
         if let Some(sub) = &subscription {
-            store::subscriptions::set_status(&mut tx, &ctx.org_id, sub, "past_due", ctx.now)
+            crate::events::set_subscription_status(&mut tx, ctx, sub, "past_due")
                 .await
-                .map_err(|e| Failure::Retry(e.to_string()))?;
+                .map_err(classify)?;
         }
         let retry_at = dunning.retry_at(next, first_failure);
         if let Some(at) = retry_at {
@@ -348,9 +421,9 @@ impl Worker {
             .map_err(|e| Failure::Retry(e.to_string()))?
             == 0;
         if settled && row.is_some_and(|s| s.status == "past_due") {
-            store::subscriptions::set_status(&mut tx, &ctx.org_id, &sub, "active", ctx.now)
+            crate::events::set_subscription_status(&mut tx, ctx, &sub, "active")
                 .await
-                .map_err(|e| Failure::Retry(e.to_string()))?;
+                .map_err(classify)?;
         }
         tx.commit().await.map_err(|e| Failure::Retry(e.to_string()))
     }

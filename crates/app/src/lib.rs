@@ -11,13 +11,16 @@ pub mod collection;
 pub mod customers;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod invoicing;
 pub mod jobs;
 pub mod ledger;
+pub mod notify;
 pub mod orgs;
 pub mod payments;
 pub mod reports;
 pub mod subscriptions;
+pub mod webhooks;
 mod util;
 
 pub use error::{AppError, Result};

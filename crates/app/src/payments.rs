@@ -177,7 +177,7 @@ pub async fn attach_method(
                     };
                     gw.tokenize(&details, today).await.map_err(gateway_error)?
                 }
-                (None, Some(token)) => gw.describe_token(token).map_err(gateway_error)?,
+                (None, Some(token)) => gw.describe_token(token).await.map_err(gateway_error)?,
                 _ => {
                     return Err(AppError::invalid(
                         "card",
@@ -432,6 +432,9 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
             inv.status = "paid".into();
         }
         store::invoices::update(tx, inv).await?;
+        if inv.status == "paid" {
+            crate::events::emit_invoice(tx, ctx, "invoice.paid", inv).await?;
+        }
         if settles {
             applied += a;
         } else {
@@ -501,6 +504,8 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
     pay.amount_applied = applied + recovered;
     pay.updated_at = ctx.now;
     store::payments::update_payment(tx, pay).await?;
+    let data = crate::events::payment_data(pay);
+    crate::events::emit(tx, ctx, "payment.succeeded", Some(&pay.customer_id), &pay.id, &data).await?;
     Ok(())
 }
 
@@ -799,6 +804,7 @@ async fn charge(
             pay.failure_message = Some(message.clone());
             pay.updated_at = ctx.now;
             store::payments::update_payment(&mut tx, &pay).await?;
+            payment_failed(&mut tx, ctx, &pay).await?;
             declined = Some((code, message));
         }
         Err(GatewayError::Timeout | GatewayError::Unavailable(_)) => {
@@ -816,6 +822,7 @@ async fn charge(
             pay.failure_message = Some(e.to_string());
             pay.updated_at = ctx.now;
             store::payments::update_payment(&mut tx, &pay).await?;
+            payment_failed(&mut tx, ctx, &pay).await?;
             declined = Some(("gateway_rejected".into(), e.to_string()));
         }
     }
@@ -825,6 +832,11 @@ async fn charge(
         payment: view,
         declined,
     })
+}
+
+async fn payment_failed(tx: &mut Tx, ctx: &Ctx, pay: &PaymentRow) -> Result<()> {
+    let data = crate::events::payment_data(pay);
+    crate::events::emit(tx, ctx, "payment.failed", Some(&pay.customer_id), &pay.id, &data).await
 }
 
 /// The decline a failed payment recorded.
@@ -1045,6 +1057,17 @@ pub async fn refund(db: &Db, gw: &Gateway, ctx: &Ctx, input: &RefundCreate) -> R
         &billing::ledger::refund_from_credit(amount),
     )
     .await?;
+    let data = serde_json::json!({
+        "object": "refund",
+        "id": r.id,
+        "payment": r.payment_id,
+        "customer": r.customer_id,
+        "status": r.status,
+        "currency": r.currency,
+        "amount": r.amount,
+        "reason": r.reason,
+    });
+    crate::events::emit(&mut tx, ctx, "refund.created", Some(&r.customer_id), &r.id, &data).await?;
     tx.commit().await?;
     if via_gateway {
         let reference = pay.gateway_reference.clone().unwrap_or_default();

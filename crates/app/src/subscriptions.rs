@@ -568,6 +568,8 @@ pub async fn create(
         let rows = invoicing::write(&mut tx, &ctx.org_id, ctx.now, &[inv], true).await?;
         invoice = Some(invoicing::load(&mut tx, &ctx.org_id, &rows[0].id).await?);
     }
+    let data = crate::events::subscription_data(&row, None);
+    crate::events::emit(&mut tx, ctx, "subscription.created", Some(&row.customer_id), &row.id, &data).await?;
     tx.commit().await?;
     Ok((view(row, &items), invoice))
 }
@@ -1167,6 +1169,8 @@ pub async fn change(
     store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
     let items =
         store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
+    let data = crate::events::subscription_data(&sub, None);
+    crate::events::emit(&mut tx, ctx, "subscription.updated", Some(&sub.customer_id), &sub.id, &data).await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
 }
@@ -1255,6 +1259,13 @@ pub async fn cancel(
         sub.ended_at = Some(ctx.now);
     }
     store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
+    let kind = if sub.status == "canceled" {
+        "subscription.canceled"
+    } else {
+        "subscription.updated"
+    };
+    let data = crate::events::subscription_data(&sub, None);
+    crate::events::emit(&mut tx, ctx, kind, Some(&sub.customer_id), &sub.id, &data).await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
 }

@@ -271,9 +271,98 @@ impl Dunning {
     }
 }
 
+/// Reminders for invoices the customer pays by invoice: days relative to the due date
+/// (negative before it, 0 on the day, positive after — the overdue notices). Each is sent
+/// at 09:00 in the customer's zone on its day, if the invoice is still open then. The
+/// default is 3 days before, on the day, and 7 days after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reminders(Vec<i64>);
+
+impl Default for Reminders {
+    fn default() -> Self {
+        Reminders(vec![-3, 0, 7])
+    }
+}
+
+impl Reminders {
+    /// At most 10, strictly increasing, each from 30 days before to 90 days after.
+    pub fn new(days: Vec<i64>) -> Result<Reminders, BillingError> {
+        let bad = |m: String| Err(BillingError::InvalidTerms(m));
+        if days.len() > 10 {
+            return bad(format!("at most 10 reminders, got {}", days.len()));
+        }
+        if days.iter().any(|d| !(-30..=90).contains(d)) {
+            return bad("each reminder must be from 30 days before to 90 days after the due date".into());
+        }
+        if days.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("reminder days must increase".into());
+        }
+        Ok(Reminders(days))
+    }
+
+    /// Parses the stored form, `"-3,0,7"` (empty: no reminders).
+    pub fn parse(s: &str) -> Result<Reminders, BillingError> {
+        let days = s
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                d.parse::<i64>()
+                    .map_err(|e| BillingError::InvalidTerms(format!("reminder day {d:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Reminders::new(days)
+    }
+
+    pub fn days(&self) -> &[i64] {
+        &self.0
+    }
+
+    pub fn to_text(&self) -> String {
+        self.0.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The instant reminder `days` for an invoice due on `due` is sent: nine hours after
+    /// the local midnight of `due + days` in `tz` (09:00, or 08:00/10:00 on a day the
+    /// clocks change).
+    pub fn at(due: NaiveDate, days: i64, tz: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
+        let day = due + chrono::Duration::days(days);
+        crate::period::local_midnight(day, tz) + chrono::Duration::hours(9)
+    }
+
+    /// `invoice.reminder` before and on the due date, `invoice.overdue` after it.
+    pub fn event_type(days: i64) -> &'static str {
+        if days > 0 {
+            "invoice.overdue"
+        } else {
+            "invoice.reminder"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reminders() {
+        assert_eq!(Reminders::default().days(), &[-3, 0, 7]);
+        assert_eq!(Reminders::parse("-3, 0,7").unwrap(), Reminders::default());
+        assert_eq!(Reminders::parse("").unwrap().days(), &[] as &[i64]);
+        assert!(Reminders::parse("0,-3").is_err(), "must increase");
+        assert!(Reminders::parse("-31").is_err());
+        assert!(Reminders::parse("91").is_err());
+        assert!(Reminders::parse("x").is_err());
+        assert_eq!(Reminders::default().to_text(), "-3,0,7");
+        let tz: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+        assert_eq!(
+            Reminders::at(d("2026-12-10"), -3, tz).to_rfc3339(),
+            "2026-12-07T06:00:00+00:00"
+        );
+        assert_eq!(Reminders::event_type(0), "invoice.reminder");
+        assert_eq!(Reminders::event_type(-3), "invoice.reminder");
+        assert_eq!(Reminders::event_type(1), "invoice.overdue");
+    }
 
     #[test]
     fn plans() {

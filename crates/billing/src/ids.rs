@@ -93,4 +93,9 @@ ids! {
     PaymentMethodId => "pm", "payment method";
     PaymentId => "pay", "payment";
     RefundId => "re", "refund";
+    EventId => "evt", "event";
+    NotificationId => "ntf", "notification";
+    WebhookEndpointId => "we", "webhook endpoint";
+    WebhookDeliveryId => "whd", "webhook delivery";
+    TestClockId => "clock", "test clock";
 }

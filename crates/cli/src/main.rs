@@ -26,8 +26,55 @@ struct Cli {
         default_value = "sqlite://ledgerdesk.db"
     )]
     database: String,
+    /// The payment gateway: sandbox (built in, Stripe's test-card meanings) or stripe.
+    #[arg(long, global = true, env = "LEDGERDESK_GATEWAY", default_value = "sandbox")]
+    gateway: String,
+    /// Stripe secret key (sk_…), for --gateway stripe.
+    #[arg(long, global = true, env = "LEDGERDESK_STRIPE_API_KEY", hide_env_values = true)]
+    stripe_api_key: Option<String>,
+    /// Stripe API base URL (without /v1).
+    #[arg(long, global = true, env = "LEDGERDESK_STRIPE_API_BASE", default_value = "https://api.stripe.com")]
+    stripe_api_base: String,
+    /// SMTP server for notifications: smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required
+    /// or smtps://HOST:465. Without one, notifications are recorded as skipped.
+    #[arg(long, global = true, env = "LEDGERDESK_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of notifications.
+    #[arg(long, global = true, env = "LEDGERDESK_MAIL_FROM", default_value = "Ledgerdesk <billing@localhost>")]
+    mail_from: String,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    fn gateway(&self) -> Result<gateway::Gateway> {
+        match self.gateway.as_str() {
+            "sandbox" => Ok(gateway::Gateway::Sandbox(gateway::Sandbox::new())),
+            "stripe" => {
+                let key = self
+                    .stripe_api_key
+                    .as_deref()
+                    .context("--gateway stripe needs --stripe-api-key (LEDGERDESK_STRIPE_API_KEY)")?;
+                let s = gateway::Stripe::new(&self.stripe_api_base, key, std::time::Duration::from_secs(30))
+                    .map_err(|e| anyhow::anyhow!("stripe gateway: {e}"))?;
+                Ok(gateway::Gateway::Stripe(s))
+            }
+            other => bail!("--gateway must be sandbox or stripe, got {other:?}"),
+        }
+    }
+
+    fn mailer(&self) -> Result<mail::Mailer> {
+        match &self.smtp_url {
+            Some(url) => mail::Mailer::smtp(url, &self.mail_from).map_err(|e| anyhow::anyhow!(e)),
+            None => Ok(mail::Mailer::Off),
+        }
+    }
+
+    fn worker(&self, db: Db, gateway: gateway::Gateway) -> Result<app::jobs::Worker> {
+        let mut w = app::jobs::Worker::new(db, gateway);
+        w.mailer = self.mailer()?;
+        Ok(w)
+    }
 }
 
 #[derive(Subcommand)]
@@ -122,7 +169,7 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, no_demo } => {
+        Command::Serve { ref listen, no_demo } => {
             let db = open(&cli.database).await?;
             let fresh = {
                 let mut tx = db.read().await?;
@@ -143,8 +190,9 @@ async fn main() -> Result<()> {
                 cli.database
             );
             println!("listening on http://{addr}");
-            let state = web::AppState::new(db.clone());
-            let worker = app::jobs::Worker::new(db, state.gateway.clone());
+            let mut state = web::AppState::new(db.clone());
+            state.gateway = cli.gateway()?;
+            let worker = cli.worker(db, state.gateway.clone())?;
             tokio::spawn(async move { work(worker, false).await });
             web::serve(state, listener).await?;
         }
@@ -154,8 +202,7 @@ async fn main() -> Result<()> {
         } => {
             let db = Db::connect(&cli.database).await?;
             db.migrate().await?;
-            let gateway = gateway::Gateway::Sandbox(gateway::Sandbox::new());
-            let mut worker = app::jobs::Worker::new(db, gateway);
+            let mut worker = cli.worker(db, cli.gateway()?)?;
             worker.batch = batch;
             eprintln!("{} running jobs of {}", worker.id, cli.database);
             let done = work(worker, exit_when_idle).await;
@@ -226,7 +273,8 @@ async fn work(worker: app::jobs::Worker, exit_when_idle: bool) -> app::jobs::Pas
                 total.retried += p.retried;
                 total.failed += p.failed;
                 total.lost += p.lost;
-                if p.claimed > 0 {
+                total.dispatched += p.dispatched;
+                if p.claimed > 0 || p.dispatched > 0 {
                     continue;
                 }
                 if exit_when_idle {

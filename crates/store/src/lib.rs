@@ -22,6 +22,7 @@ pub mod invoices;
 pub mod jobs;
 pub mod ledger;
 pub mod orgs;
+pub mod outbox;
 pub mod payments;
 pub mod subscriptions;
 pub mod testing;

@@ -80,3 +80,16 @@ pub async fn set_dunning(
         .bind(org_id).bind(retry_days).bind(final_action).execute(c).await?.rows_affected());
     Ok(())
 }
+
+/// The organisation's invoice reminder days ("-3,0,7").
+pub async fn reminder_days(tx: &mut Tx, org_id: &str) -> Result<Option<String>> {
+    Ok(on!(tx, c => sqlx::query_scalar::<_, String>(
+        "SELECT reminder_days FROM organisations WHERE id = $1")
+        .bind(org_id).fetch_optional(c).await?))
+}
+
+pub async fn set_reminder_days(tx: &mut Tx, org_id: &str, days: &str) -> Result<()> {
+    on!(tx, c => sqlx::query("UPDATE organisations SET reminder_days = $2 WHERE id = $1")
+        .bind(org_id).bind(days).execute(c).await?.rows_affected());
+    Ok(())
+}

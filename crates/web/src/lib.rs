@@ -5,6 +5,7 @@
 //! at the edge, and passed down in `app::Ctx`.
 
 mod error;
+mod events;
 mod extract;
 mod idempotency;
 mod jobs;

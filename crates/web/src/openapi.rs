@@ -38,8 +38,12 @@ impl Modify for BearerAuth {
         crate::payments::create_refund, crate::payments::retry_refund, crate::payments::get_refund, crate::payments::list_refunds,
         crate::payments::ar_aging, crate::payments::extend_due_date, crate::payments::create_payment_plan, crate::payments::get_payment_plan,
         crate::jobs::list_jobs, crate::jobs::get_job, crate::jobs::retry_job, crate::jobs::get_dunning, crate::jobs::set_dunning,
+        crate::events::list_events, crate::events::get_event, crate::events::timeline, crate::events::list_notifications,
+        crate::events::get_notification, crate::events::create_endpoint, crate::events::list_endpoints, crate::events::get_endpoint,
+        crate::events::update_endpoint, crate::events::list_deliveries, crate::events::get_delivery, crate::events::replay_delivery,
+        crate::events::get_reminders, crate::events::set_reminders,
     ),
-    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"))
+    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"))
 )]
 pub struct ApiDoc;
 

@@ -41,6 +41,12 @@ pub struct ListParams {
     pub product: Option<String>,
     /// Search text (customers: email, external id or part of the name).
     pub q: Option<String>,
+    /// Filter by event type (events).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Filter by webhook endpoint id (webhook deliveries).
+    pub endpoint: Option<String>,
 }
 
 pub(crate) fn list_params(
@@ -119,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/bill_runs", post(create_bill_run))
         .merge(crate::payments::routes())
         .merge(crate::jobs::routes())
+        .merge(crate::events::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

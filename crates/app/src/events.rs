@@ -1,0 +1,416 @@
+//! Events: what happened to an account, recorded in the same transaction as the change
+//! (the transactional outbox), and dispatched once to whoever must hear of it.
+//!
+//! Every use case that changes something a customer or another system cares about calls
+//! [`emit`] (or builds rows with [`row`] for bulk writes) inside its own transaction, so an
+//! event exists if and only if its change was committed. [`dispatch`] (run by every worker
+//! pass) then turns each event into
+//! - an email notification for the customer, when the type calls for one (see
+//!   [`template_for`]); it is rendered and sent by a `send_notification` job;
+//! - a delivery to every enabled webhook endpoint subscribed to the type, POSTed by a
+//!   `deliver_webhook` job;
+//!
+//! in one transaction that also marks the event dispatched. Unique keys (event, template)
+//! and (endpoint, event) make a second dispatch of the same event write nothing.
+//!
+//! The data of an event is a snapshot of its object when it happened (amounts in minor
+//! units, ids, dates), the same shape whichever path wrote it; webhook receivers fetch the
+//! whole object through the API when they need more.
+
+use crate::util::parse_id;
+use crate::{page_limit, AppError, Ctx, Page, Result};
+use billing::ids::{CustomerId, EventId, NotificationId, WebhookDeliveryId};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+use store::invoices::InvoiceRow;
+use store::outbox::{DeliveryRow, EventRow, NotificationRow};
+use store::payments::PaymentRow;
+use store::{new_id, Db, Tx};
+use utoipa::ToSchema;
+
+/// Every event type Ledgerdesk emits.
+pub const TYPES: &[&str] = &[
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+    "invoice.reminder",
+    "invoice.overdue",
+    "payment.succeeded",
+    "payment.failed",
+    "refund.created",
+    "credit_note.created",
+    "subscription.created",
+    "subscription.updated",
+    "subscription.canceled",
+];
+
+/// A new event row (not yet written).
+pub fn row(
+    org: &str,
+    kind: &'static str,
+    customer: Option<&str>,
+    object_id: &str,
+    data: &Value,
+    now: DateTime<Utc>,
+) -> EventRow {
+    debug_assert!(TYPES.contains(&kind), "unknown event type {kind}");
+    EventRow {
+        id: new_id!(EventId).to_string(),
+        org_id: org.to_string(),
+        kind: kind.to_string(),
+        customer_id: customer.map(str::to_string),
+        object_id: object_id.to_string(),
+        data: data.to_string(),
+        created_at: now,
+        dispatched_at: None,
+    }
+}
+
+/// Records an event in `tx`.
+pub async fn emit(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    kind: &'static str,
+    customer: Option<&str>,
+    object_id: &str,
+    data: &Value,
+) -> Result<()> {
+    store::outbox::insert_events(tx, &[row(&ctx.org_id, kind, customer, object_id, data, ctx.now)])
+        .await?;
+    Ok(())
+}
+
+/// The snapshot of an invoice in its events. `collection_method` is the customer's.
+pub fn invoice_data(inv: &InvoiceRow, collection_method: &str) -> Value {
+    json!({
+        "object": "invoice",
+        "id": inv.id,
+        "number": inv.number,
+        "customer": inv.customer_id,
+        "subscription": inv.subscription_id,
+        "status": inv.status,
+        "currency": inv.currency,
+        "total": inv.total,
+        "amount_due": inv.amount_due,
+        "amount_paid": inv.amount_paid,
+        "amount_remaining": inv.amount_remaining,
+        "period_start": inv.period_start,
+        "period_end": inv.period_end,
+        "due_date": inv.due_date,
+        "collection_method": collection_method,
+    })
+}
+
+/// Records an invoice event, with the customer's collection method in its snapshot.
+pub async fn emit_invoice(tx: &mut Tx, ctx: &Ctx, kind: &'static str, inv: &InvoiceRow) -> Result<()> {
+    let method = store::customers::get(tx, &ctx.org_id, &inv.customer_id)
+        .await?
+        .map(|c| c.collection_method)
+        .unwrap_or_default();
+    emit(tx, ctx, kind, Some(&inv.customer_id), &inv.id, &invoice_data(inv, &method)).await
+}
+
+/// The snapshot of a payment in its events.
+pub fn payment_data(p: &PaymentRow) -> Value {
+    json!({
+        "object": "payment",
+        "id": p.id,
+        "customer": p.customer_id,
+        "invoice": p.invoice_id,
+        "status": p.status,
+        "method": p.method,
+        "currency": p.currency,
+        "amount": p.amount,
+        "amount_applied": p.amount_applied,
+        "failure_code": p.failure_code,
+        "failure_message": p.failure_message,
+    })
+}
+
+/// The snapshot of a subscription in its events.
+pub fn subscription_data(
+    s: &store::subscriptions::SubscriptionRow,
+    previous_status: Option<&str>,
+) -> Value {
+    json!({
+        "object": "subscription",
+        "id": s.id,
+        "customer": s.customer_id,
+        "status": s.status,
+        "previous_status": previous_status,
+        "current_period_start": s.current_period_start,
+        "current_period_end": s.current_period_end,
+        "cancel_at_period_end": s.cancel_at_period_end,
+        "canceled_at": s.canceled_at,
+    })
+}
+
+/// Sets a subscription's status and records `subscription.updated` if it changed.
+pub async fn set_subscription_status(tx: &mut Tx, ctx: &Ctx, id: &str, status: &str) -> Result<()> {
+    let Some(mut sub) = store::subscriptions::get(tx, &ctx.org_id, id).await? else {
+        return Err(AppError::not_found("subscription", id));
+    };
+    if sub.status == status {
+        return Ok(());
+    }
+    store::subscriptions::set_status(tx, &ctx.org_id, id, status, ctx.now).await?;
+    let previous = std::mem::replace(&mut sub.status, status.to_string());
+    let data = subscription_data(&sub, Some(&previous));
+    emit(tx, ctx, "subscription.updated", Some(&sub.customer_id), id, &data).await
+}
+
+/// The email a customer gets for an event, if any:
+/// - `invoice.finalized` → `invoice_issued`, when the customer pays by invoice
+///   (`send_invoice`) and something is due; customers charged automatically hear of the
+///   payment instead;
+/// - `payment.succeeded` → `payment_succeeded` (a receipt); `payment.failed` →
+///   `payment_failed`;
+/// - `invoice.reminder` → `invoice_reminder`; `invoice.overdue` → `invoice_overdue`;
+/// - `subscription.updated` and `subscription.canceled` → `subscription_changed`.
+pub fn template_for(kind: &str, data: &Value) -> Option<&'static str> {
+    match kind {
+        "invoice.finalized" => (data["collection_method"] == "send_invoice"
+            && data["amount_due"].as_i64().unwrap_or(0) > 0)
+            .then_some("invoice_issued"),
+        "payment.succeeded" => Some("payment_succeeded"),
+        "payment.failed" => Some("payment_failed"),
+        "invoice.reminder" => Some("invoice_reminder"),
+        "invoice.overdue" => Some("invoice_overdue"),
+        "subscription.updated" | "subscription.canceled" => Some("subscription_changed"),
+        _ => None,
+    }
+}
+
+/// Whether an endpoint's `event_types` (comma-separated, or `*`) takes `kind`.
+pub fn subscribed(event_types: &str, kind: &str) -> bool {
+    event_types
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == kind)
+}
+
+/// Dispatches up to `limit` undispatched events (see the module doc). Returns how many.
+pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> {
+    let mut tx = db.begin().await?;
+    let events = store::outbox::claim_undispatched(&mut tx, limit).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let orgs: Vec<String> = events
+        .iter()
+        .map(|e| e.org_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let endpoints = store::outbox::enabled_endpoints(&mut tx, &orgs).await?;
+    let (mut notifications, mut deliveries) = (Vec::new(), Vec::new());
+    for e in &events {
+        let data: Value = serde_json::from_str(&e.data)
+            .map_err(|err| AppError::Internal(format!("event {}: bad data: {err}", e.id)))?;
+        if let (Some(template), Some(cus)) = (template_for(&e.kind, &data), &e.customer_id) {
+            if let Some(c) = store::customers::get(&mut tx, &e.org_id, cus).await? {
+                let recipient = c.email.clone().filter(|m| !m.trim().is_empty());
+                notifications.push(NotificationRow {
+                    id: new_id!(NotificationId).to_string(),
+                    org_id: e.org_id.clone(),
+                    customer_id: cus.clone(),
+                    event_id: e.id.clone(),
+                    template: template.to_string(),
+                    channel: "email".into(),
+                    locale: crate::notify::language(&c.locale).to_string(),
+                    status: if recipient.is_some() {
+                        "queued"
+                    } else {
+                        "skipped"
+                    }
+                    .into(),
+                    last_error: recipient
+                        .is_none()
+                        .then(|| "the customer has no email address".to_string()),
+                    recipient,
+                    subject: None,
+                    body: None,
+                    attempts: 0,
+                    created_at: now,
+                    updated_at: now,
+                    sent_at: None,
+                });
+            }
+        }
+        for ep in endpoints
+            .iter()
+            .filter(|ep| ep.org_id == e.org_id && subscribed(&ep.event_types, &e.kind))
+        {
+            deliveries.push(DeliveryRow {
+                id: new_id!(WebhookDeliveryId).to_string(),
+                org_id: e.org_id.clone(),
+                endpoint_id: ep.id.clone(),
+                event_id: e.id.clone(),
+                status: "pending".into(),
+                attempts: 0,
+                replays: 0,
+                last_status_code: None,
+                last_error: None,
+                created_at: now,
+                updated_at: now,
+                delivered_at: None,
+            });
+        }
+    }
+    let sendable: Vec<&NotificationRow> = notifications
+        .iter()
+        .filter(|n| n.status == "queued")
+        .collect();
+    let added = store::outbox::insert_notifications(&mut tx, &notifications).await?;
+    let mut jobs = Vec::new();
+    for n in sendable.iter().filter(|n| added.contains(&n.id)) {
+        jobs.push(crate::jobs::job(
+            &n.org_id,
+            &crate::jobs::Task::SendNotification {
+                notification: n.id.clone(),
+            },
+            now,
+        )?);
+    }
+    for id in store::outbox::insert_deliveries(&mut tx, &deliveries).await? {
+        let org = &deliveries.iter().find(|d| d.id == id).expect("added").org_id;
+        jobs.push(crate::jobs::job(
+            org,
+            &crate::jobs::Task::DeliverWebhook {
+                delivery: id.clone(),
+                replay: 0,
+            },
+            now,
+        )?);
+    }
+    store::jobs::enqueue(&mut tx, &jobs).await?;
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    store::outbox::mark_dispatched(&mut tx, &ids, now).await?;
+    tx.commit().await?;
+    Ok(events.len())
+}
+
+/// An event as the API shows it — also the body of a webhook delivery.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub id: String,
+    pub object: &'static str,
+    /// invoice.finalized, payment.succeeded, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub customer: Option<String>,
+    pub created: DateTime<Utc>,
+    /// `{"object": {…}}`: a snapshot of the invoice, payment, … when it happened.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+pub fn view(e: &EventRow) -> Event {
+    Event {
+        id: e.id.clone(),
+        object: "event",
+        kind: e.kind.clone(),
+        customer: e.customer_id.clone(),
+        created: e.created_at,
+        data: json!({ "object": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null) }),
+    }
+}
+
+pub async fn get(db: &Db, ctx: &Ctx, id: &str) -> Result<Event> {
+    parse_id("id", id, EventId::parse)?;
+    let mut tx = db.read().await?;
+    let e = store::outbox::get_event(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("event", id))?;
+    Ok(view(&e))
+}
+
+pub async fn list(
+    db: &Db,
+    ctx: &Ctx,
+    kind: Option<&str>,
+    customer: Option<&str>,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<Event>> {
+    let limit = page_limit(limit)?;
+    if let Some(k) = kind {
+        if !TYPES.contains(&k) {
+            return Err(AppError::invalid(
+                "type",
+                format!("unknown event type {k:?}; known: {}", TYPES.join(", ")),
+            ));
+        }
+    }
+    if let Some(c) = customer {
+        parse_id("customer", c, CustomerId::parse)?;
+    }
+    let mut tx = db.read().await?;
+    let rows =
+        store::outbox::list_events(&mut tx, &ctx.org_id, kind, customer, starting_after, limit + 1)
+            .await?;
+    Ok(Page::from_rows(rows.iter().map(view).collect(), limit))
+}
+
+/// One entry of a customer's timeline: an event, with the notifications it caused and
+/// their delivery state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub id: String,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub notifications: Vec<crate::notify::Notification>,
+}
+
+/// A customer's timeline, newest first: every event of the account (invoices, payments,
+/// plan changes, credits, reminders) with the notifications sent about it.
+pub async fn timeline(
+    db: &Db,
+    ctx: &Ctx,
+    customer: &str,
+    starting_after: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<TimelineEntry>> {
+    parse_id("id", customer, CustomerId::parse)?;
+    let limit = page_limit(limit)?;
+    let mut tx = db.read().await?;
+    store::customers::get(&mut tx, &ctx.org_id, customer)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", customer))?;
+    let rows = store::outbox::list_events(
+        &mut tx,
+        &ctx.org_id,
+        None,
+        Some(customer),
+        starting_after,
+        limit + 1,
+    )
+    .await?;
+    let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
+    let notes = store::outbox::notifications_of_events(&mut tx, &ctx.org_id, &ids).await?;
+    let entries = rows
+        .iter()
+        .map(|e| {
+            let v = view(e);
+            TimelineEntry {
+                id: v.id,
+                object: "timeline_entry",
+                kind: v.kind,
+                created: v.created,
+                data: v.data,
+                notifications: notes
+                    .iter()
+                    .filter(|n| n.event_id == e.id)
+                    .map(crate::notify::view)
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(Page::from_rows(entries, limit))
+}

@@ -1,0 +1,376 @@
+//! The outbox: events written in the same transaction as the change they record, and what
+//! they turn into — email notifications and webhook deliveries with their attempt log.
+//!
+//! Dispatch claims undispatched events (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
+//! `BEGIN IMMEDIATE` serializes claimers) and marks them dispatched in the transaction that
+//! writes their notifications and deliveries, whose unique keys ((event, template) and
+//! (endpoint, event)) make a second dispatch of the same event a no-op.
+
+use crate::{Result, Tx};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct EventRow {
+    pub id: String,
+    pub org_id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub customer_id: Option<String>,
+    pub object_id: String,
+    pub data: String,
+    pub created_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+}
+
+impl crate::bulk::Row for EventRow {
+    const TARGET: &'static str =
+        "events (id, org_id, type, customer_id, object_id, data, created_at, dispatched_at)";
+    const COLUMNS: usize = 8;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.kind, self.customer_id, self.object_id, self.data,
+            self.created_at, self.dispatched_at);
+    }
+}
+
+const EVENT_COLS: &str =
+    "id, org_id, type, customer_id, object_id, data, created_at, dispatched_at";
+
+pub async fn insert_events(tx: &mut Tx, rows: &[EventRow]) -> Result<u64> {
+    crate::bulk::insert(tx, rows).await
+}
+
+/// Claims up to `limit` undispatched events, oldest first. The caller dispatches them and
+/// calls [`mark_dispatched`] in the same transaction.
+pub async fn claim_undispatched(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>> {
+    let skip = match tx {
+        Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
+        Tx::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM events WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1{skip}"
+    );
+    Ok(on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(limit).fetch_all(c).await?))
+}
+
+pub async fn mark_dispatched(tx: &mut Tx, ids: &[String], now: DateTime<Utc>) -> Result<()> {
+    for id in ids {
+        on!(tx, c => sqlx::query("UPDATE events SET dispatched_at = $2 WHERE id = $1 AND dispatched_at IS NULL")
+            .bind(id).bind(now).execute(c).await?.rows_affected());
+    }
+    Ok(())
+}
+
+pub async fn get_event(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<EventRow>> {
+    let sql = format!("SELECT {EVENT_COLS} FROM events WHERE org_id = $1 AND id = $2");
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+/// Events newest first, of one type and/or customer if given.
+pub async fn list_events(
+    tx: &mut Tx,
+    org_id: &str,
+    kind: Option<&str>,
+    customer: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM events WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR type = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR customer_id = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
+         ORDER BY id DESC LIMIT $5"
+    );
+    Ok(on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(org_id).bind(kind).bind(customer)
+        .bind(starting_after).bind(limit).fetch_all(c).await?))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct NotificationRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: String,
+    pub event_id: String,
+    pub template: String,
+    pub channel: String,
+    pub locale: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+const NOTIFICATION_COLS: &str = "id, org_id, customer_id, event_id, template, channel, locale, recipient, subject, \
+    body, status, attempts, last_error, created_at, updated_at, sent_at";
+
+/// Adds notifications; one for an (event, template) that exists is skipped. Returns the ids
+/// added.
+pub async fn insert_notifications(tx: &mut Tx, rows: &[NotificationRow]) -> Result<Vec<String>> {
+    let mut added = Vec::new();
+    for r in rows {
+        let sql = format!(
+            "INSERT INTO notifications ({NOTIFICATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (event_id, template) DO NOTHING"
+        );
+        let n = on!(tx, c => sqlx::query(&sql).bind(&r.id).bind(&r.org_id).bind(&r.customer_id).bind(&r.event_id)
+            .bind(&r.template).bind(&r.channel).bind(&r.locale).bind(&r.recipient).bind(&r.subject).bind(&r.body)
+            .bind(&r.status).bind(r.attempts).bind(&r.last_error).bind(r.created_at).bind(r.updated_at).bind(r.sent_at)
+            .execute(c).await?.rows_affected());
+        if n == 1 {
+            added.push(r.id.clone());
+        }
+    }
+    Ok(added)
+}
+
+pub async fn get_notification(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<NotificationRow>> {
+    let sql = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND id = $2");
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, NotificationRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+/// Notifications newest first, of one customer if given.
+pub async fn list_notifications(
+    tx: &mut Tx,
+    org_id: &str,
+    customer: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<NotificationRow>> {
+    let sql = format!(
+        "SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+    );
+    Ok(on!(tx, c => sqlx::query_as::<_, NotificationRow>(&sql).bind(org_id).bind(customer)
+        .bind(starting_after).bind(limit).fetch_all(c).await?))
+}
+
+/// The notifications of the given events.
+pub async fn notifications_of_events(
+    tx: &mut Tx,
+    org_id: &str,
+    events: &[String],
+) -> Result<Vec<NotificationRow>> {
+    let head = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = ");
+    Ok(select_in!(tx, NotificationRow, head.as_str(), org_id, "event_id", events, " ORDER BY id"))
+}
+
+/// Records one send attempt: what was rendered, and the outcome (`sent`, `queued` for a
+/// retry, `failed`, `skipped`).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_notification(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    recipient: Option<&str>,
+    subject: Option<&str>,
+    body: Option<&str>,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    on!(tx, c => sqlx::query(
+        "UPDATE notifications SET status = $2, recipient = COALESCE($3, recipient), subject = COALESCE($4, subject), \
+         body = COALESCE($5, body), last_error = $6, attempts = attempts + 1, updated_at = $7, \
+         sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END WHERE id = $1")
+        .bind(id).bind(status).bind(recipient).bind(subject).bind(body).bind(error).bind(now)
+        .execute(c).await?.rows_affected());
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct EndpointRow {
+    pub id: String,
+    pub org_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: String,
+    pub secret: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const ENDPOINT_COLS: &str =
+    "id, org_id, url, description, event_types, secret, enabled, created_at, updated_at";
+
+pub async fn insert_endpoint(tx: &mut Tx, r: &EndpointRow) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO webhook_endpoints ({ENDPOINT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    );
+    on!(tx, c => sqlx::query(&sql).bind(&r.id).bind(&r.org_id).bind(&r.url).bind(&r.description)
+        .bind(&r.event_types).bind(&r.secret).bind(r.enabled).bind(r.created_at).bind(r.updated_at)
+        .execute(c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn update_endpoint(tx: &mut Tx, r: &EndpointRow) -> Result<()> {
+    on!(tx, c => sqlx::query(
+        "UPDATE webhook_endpoints SET url = $3, description = $4, event_types = $5, enabled = $6, updated_at = $7 \
+         WHERE org_id = $1 AND id = $2")
+        .bind(&r.org_id).bind(&r.id).bind(&r.url).bind(&r.description).bind(&r.event_types).bind(r.enabled)
+        .bind(r.updated_at).execute(c).await?.rows_affected());
+    Ok(())
+}
+
+pub async fn get_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<EndpointRow>> {
+    let sql = format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE org_id = $1 AND id = $2");
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, EndpointRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+pub async fn list_endpoints(
+    tx: &mut Tx,
+    org_id: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EndpointRow>> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE org_id = $1 \
+         AND (CAST($2 AS TEXT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+    );
+    Ok(on!(tx, c => sqlx::query_as::<_, EndpointRow>(&sql).bind(org_id).bind(starting_after)
+        .bind(limit).fetch_all(c).await?))
+}
+
+/// The enabled endpoints of the given organisations (for dispatch).
+pub async fn enabled_endpoints(tx: &mut Tx, orgs: &[String]) -> Result<Vec<EndpointRow>> {
+    let mut out = Vec::new();
+    for org in orgs {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE org_id = $1 AND enabled ORDER BY id"
+        );
+        out.extend(
+            on!(tx, c => sqlx::query_as::<_, EndpointRow>(&sql).bind(org).fetch_all(c).await?),
+        );
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub org_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub replays: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+const DELIVERY_COLS: &str = "id, org_id, endpoint_id, event_id, status, attempts, replays, last_status_code, \
+    last_error, created_at, updated_at, delivered_at";
+
+/// Adds deliveries; one for an (endpoint, event) that exists is skipped. Returns the ids
+/// added.
+pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<String>> {
+    let mut added = Vec::new();
+    for r in rows {
+        let sql = format!(
+            "INSERT INTO webhook_deliveries ({DELIVERY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (endpoint_id, event_id) DO NOTHING"
+        );
+        let n = on!(tx, c => sqlx::query(&sql).bind(&r.id).bind(&r.org_id).bind(&r.endpoint_id).bind(&r.event_id)
+            .bind(&r.status).bind(r.attempts).bind(r.replays).bind(r.last_status_code).bind(&r.last_error)
+            .bind(r.created_at).bind(r.updated_at).bind(r.delivered_at).execute(c).await?.rows_affected());
+        if n == 1 {
+            added.push(r.id.clone());
+        }
+    }
+    Ok(added)
+}
+
+pub async fn get_delivery(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
+    let sql = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE org_id = $1 AND id = $2");
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, DeliveryRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
+    )
+}
+
+/// Deliveries newest first, of one endpoint and/or status if given.
+pub async fn list_deliveries(
+    tx: &mut Tx,
+    org_id: &str,
+    endpoint: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR endpoint_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR status = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    );
+    Ok(on!(tx, c => sqlx::query_as::<_, DeliveryRow>(&sql).bind(org_id).bind(endpoint).bind(status)
+        .bind(starting_after).bind(limit).fetch_all(c).await?))
+}
+
+/// Records one HTTP attempt and the delivery's state after it.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_attempt(
+    tx: &mut Tx,
+    delivery: &str,
+    status: &str,
+    status_code: Option<i64>,
+    error: Option<&str>,
+    response_body: Option<&str>,
+    duration_ms: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    on!(tx, c => sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, seq, attempted_at, status_code, error, response_body, duration_ms) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM webhook_attempts WHERE delivery_id = $1")
+        .bind(delivery).bind(now).bind(status_code).bind(error).bind(response_body).bind(duration_ms)
+        .execute(c).await?.rows_affected());
+    on!(tx, c => sqlx::query(
+        "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, last_status_code = $3, last_error = $4, \
+         updated_at = $5, delivered_at = CASE WHEN $2 = 'succeeded' THEN $5 ELSE delivered_at END WHERE id = $1")
+        .bind(delivery).bind(status).bind(status_code).bind(error).bind(now).execute(c).await?.rows_affected());
+    Ok(())
+}
+
+/// Makes a delivery pending again for a manual replay; returns its replay number.
+pub async fn start_replay(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    Ok(on!(tx, c => sqlx::query_scalar::<_, i64>(
+        "UPDATE webhook_deliveries SET status = 'pending', replays = replays + 1, updated_at = $3 \
+         WHERE org_id = $1 AND id = $2 RETURNING replays")
+        .bind(org_id).bind(id).bind(now).fetch_optional(c).await?))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct AttemptRow {
+    pub delivery_id: String,
+    pub seq: i64,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub duration_ms: i64,
+}
+
+pub async fn attempts(tx: &mut Tx, delivery: &str) -> Result<Vec<AttemptRow>> {
+    Ok(on!(tx, c => sqlx::query_as::<_, AttemptRow>(
+        "SELECT delivery_id, seq, attempted_at, status_code, error, response_body, duration_ms \
+         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY seq")
+        .bind(delivery).fetch_all(c).await?))
+}
