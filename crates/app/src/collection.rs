@@ -294,7 +294,14 @@ async fn requeue_reminders(
     let tz = billing::period::parse_tz(&cus.time_zone)
         .map_err(|e| AppError::Internal(format!("customer {}: {e}", cus.id)))?;
     let reminders = reminders_of(tx, &ctx.org_id).await?;
-    queue_reminders(tx, &ctx.org_id, &reminders, &[(inv.id.clone(), due, tz)], ctx.now).await
+    queue_reminders(
+        tx,
+        &ctx.org_id,
+        &reminders,
+        &[(inv.id.clone(), due, tz)],
+        ctx.now,
+    )
+    .await
 }
 
 /// The `invoice_reminder` job: records `invoice.reminder` (or `invoice.overdue` after the

@@ -77,8 +77,11 @@ pub async fn emit(
     object_id: &str,
     data: &Value,
 ) -> Result<()> {
-    store::outbox::insert_events(tx, &[row(&ctx.org_id, kind, customer, object_id, data, ctx.now)])
-        .await?;
+    store::outbox::insert_events(
+        tx,
+        &[row(&ctx.org_id, kind, customer, object_id, data, ctx.now)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -104,12 +107,25 @@ pub fn invoice_data(inv: &InvoiceRow, collection_method: &str) -> Value {
 }
 
 /// Records an invoice event, with the customer's collection method in its snapshot.
-pub async fn emit_invoice(tx: &mut Tx, ctx: &Ctx, kind: &'static str, inv: &InvoiceRow) -> Result<()> {
+pub async fn emit_invoice(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    kind: &'static str,
+    inv: &InvoiceRow,
+) -> Result<()> {
     let method = store::customers::get(tx, &ctx.org_id, &inv.customer_id)
         .await?
         .map(|c| c.collection_method)
         .unwrap_or_default();
-    emit(tx, ctx, kind, Some(&inv.customer_id), &inv.id, &invoice_data(inv, &method)).await
+    emit(
+        tx,
+        ctx,
+        kind,
+        Some(&inv.customer_id),
+        &inv.id,
+        &invoice_data(inv, &method),
+    )
+    .await
 }
 
 /// The snapshot of a payment in its events.
@@ -158,7 +174,15 @@ pub async fn set_subscription_status(tx: &mut Tx, ctx: &Ctx, id: &str, status: &
     store::subscriptions::set_status(tx, &ctx.org_id, id, status, ctx.now).await?;
     let previous = std::mem::replace(&mut sub.status, status.to_string());
     let data = subscription_data(&sub, Some(&previous));
-    emit(tx, ctx, "subscription.updated", Some(&sub.customer_id), id, &data).await
+    emit(
+        tx,
+        ctx,
+        "subscription.updated",
+        Some(&sub.customer_id),
+        id,
+        &data,
+    )
+    .await
 }
 
 /// The email a customer gets for an event, if any:
@@ -275,7 +299,11 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
         )?);
     }
     for id in store::outbox::insert_deliveries(&mut tx, &deliveries).await? {
-        let org = &deliveries.iter().find(|d| d.id == id).expect("added").org_id;
+        let org = &deliveries
+            .iter()
+            .find(|d| d.id == id)
+            .expect("added")
+            .org_id;
         jobs.push(crate::jobs::job(
             org,
             &crate::jobs::Task::DeliverWebhook {
@@ -348,9 +376,15 @@ pub async fn list(
         parse_id("customer", c, CustomerId::parse)?;
     }
     let mut tx = db.read().await?;
-    let rows =
-        store::outbox::list_events(&mut tx, &ctx.org_id, kind, customer, starting_after, limit + 1)
-            .await?;
+    let rows = store::outbox::list_events(
+        &mut tx,
+        &ctx.org_id,
+        kind,
+        customer,
+        starting_after,
+        limit + 1,
+    )
+    .await?;
     Ok(Page::from_rows(rows.iter().map(view).collect(), limit))
 }
 

@@ -469,11 +469,27 @@ async fn finalized_events(
             "send_invoice"
         };
         let data = crate::events::invoice_data(row, method);
-        events.push(crate::events::row(org, "invoice.finalized", Some(&row.customer_id), &row.id, &data, now));
+        events.push(crate::events::row(
+            org,
+            "invoice.finalized",
+            Some(&row.customer_id),
+            &row.id,
+            &data,
+            now,
+        ));
         if row.status == "paid" {
-            events.push(crate::events::row(org, "invoice.paid", Some(&row.customer_id), &row.id, &data, now));
+            events.push(crate::events::row(
+                org,
+                "invoice.paid",
+                Some(&row.customer_id),
+                &row.id,
+                &data,
+                now,
+            ));
         }
-        if let (false, Some(due), true) = (inv.charge_automatically, row.due_date, row.amount_due > 0) {
+        if let (false, Some(due), true) =
+            (inv.charge_automatically, row.due_date, row.amount_due > 0)
+        {
             let tz = billing::period::parse_tz(&inv.time_zone)
                 .map_err(|e| AppError::Internal(format!("customer {}: {e}", inv.customer_id)))?;
             remind.push((row.id.clone(), due, tz));
@@ -1115,9 +1131,25 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         crate::jobs::enqueue(&mut tx, &ctx.org_id, &[task], ctx.now).await?;
     }
     let data = crate::events::invoice_data(&inv, &customer.collection_method);
-    crate::events::emit(&mut tx, ctx, "invoice.finalized", Some(&inv.customer_id), &inv.id, &data).await?;
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "invoice.finalized",
+        Some(&inv.customer_id),
+        &inv.id,
+        &data,
+    )
+    .await?;
     if inv.status == "paid" {
-        crate::events::emit(&mut tx, ctx, "invoice.paid", Some(&inv.customer_id), &inv.id, &data).await?;
+        crate::events::emit(
+            &mut tx,
+            ctx,
+            "invoice.paid",
+            Some(&inv.customer_id),
+            &inv.id,
+            &data,
+        )
+        .await?;
     }
     if let (true, Some(due), true) = (
         customer.collection_method == "send_invoice",
@@ -1127,8 +1159,14 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         let tz = billing::period::parse_tz(&customer.time_zone)
             .map_err(|e| AppError::Internal(format!("customer {}: {e}", customer.id)))?;
         let reminders = crate::collection::reminders_of(&mut tx, &ctx.org_id).await?;
-        crate::collection::queue_reminders(&mut tx, &ctx.org_id, &reminders, &[(inv.id.clone(), due, tz)], ctx.now)
-            .await?;
+        crate::collection::queue_reminders(
+            &mut tx,
+            &ctx.org_id,
+            &reminders,
+            &[(inv.id.clone(), due, tz)],
+            ctx.now,
+        )
+        .await?;
     }
     store::customers::add_credit_balance(
         &mut tx,
@@ -1541,7 +1579,15 @@ pub async fn create_credit_note(
         "amount_to_invoice": cn.amount_to_invoice,
         "amount_to_credit_balance": cn.amount_to_credit_balance,
     });
-    crate::events::emit(&mut tx, ctx, "credit_note.created", Some(&cn.customer_id), &cn.id, &data).await?;
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "credit_note.created",
+        Some(&cn.customer_id),
+        &cn.id,
+        &data,
+    )
+    .await?;
     tx.commit().await?;
     Ok(cn_view(cn, cn_lines))
 }

@@ -254,9 +254,16 @@ impl Worker {
             }
             Task::SendNotification { notification } => {
                 use crate::notify::Sent;
-                return match crate::notify::send(&self.db, &self.mailer, &j.org_id, notification, now, last_attempt)
-                    .await
-                    .map_err(classify)?
+                return match crate::notify::send(
+                    &self.db,
+                    &self.mailer,
+                    &j.org_id,
+                    notification,
+                    now,
+                    last_attempt,
+                )
+                .await
+                .map_err(classify)?
                 {
                     Sent::Done => Ok(()),
                     Sent::Retry(e) => Err(Failure::Retry(e)),
@@ -265,9 +272,16 @@ impl Worker {
             }
             Task::DeliverWebhook { delivery, .. } => {
                 use crate::webhooks::Delivered;
-                return match crate::webhooks::deliver(&self.db, &self.http, &j.org_id, delivery, now, last_attempt)
-                    .await
-                    .map_err(classify)?
+                return match crate::webhooks::deliver(
+                    &self.db,
+                    &self.http,
+                    &j.org_id,
+                    delivery,
+                    now,
+                    last_attempt,
+                )
+                .await
+                .map_err(classify)?
                 {
                     Delivered::Done => Ok(()),
                     Delivered::Retry(e) => Err(Failure::Retry(e)),

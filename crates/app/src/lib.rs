@@ -20,8 +20,8 @@ pub mod orgs;
 pub mod payments;
 pub mod reports;
 pub mod subscriptions;
-pub mod webhooks;
 mod util;
+pub mod webhooks;
 
 pub use error::{AppError, Result};
 pub use store::Db;

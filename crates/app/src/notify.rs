@@ -252,7 +252,11 @@ pub async fn send(
             Ok(Sent::Done)
         }
         Err(MailError::Transient(e)) => {
-            record(if last_attempt { "failed" } else { "queued" }, Some(e.clone())).await?;
+            record(
+                if last_attempt { "failed" } else { "queued" },
+                Some(e.clone()),
+            )
+            .await?;
             Ok(Sent::Retry(e))
         }
         Err(MailError::Permanent(e)) => {
@@ -328,9 +332,14 @@ pub async fn list(
         parse_id("customer", c, CustomerId::parse)?;
     }
     let mut tx = db.read().await?;
-    let rows =
-        store::outbox::list_notifications(&mut tx, &ctx.org_id, customer, starting_after, limit + 1)
-            .await?;
+    let rows = store::outbox::list_notifications(
+        &mut tx,
+        &ctx.org_id,
+        customer,
+        starting_after,
+        limit + 1,
+    )
+    .await?;
     Ok(Page::from_rows(rows.iter().map(view).collect(), limit))
 }
 
@@ -365,6 +374,7 @@ mod tests {
             "subscription": {"object": "subscription", "id": "sub_1", "status": "past_due",
                              "cancel_at_period_end": false, "current_period_end": "2026-12-01T00:00:00+00:00"}
         });
+        let invoice = invoice_ctx();
         for t in TEMPLATES {
             for l in LANGUAGES {
                 let ctx = if t.starts_with("payment") {
@@ -372,10 +382,9 @@ mod tests {
                 } else if t.starts_with("subscription") {
                     &sub
                 } else {
-                    &invoice_ctx()
-                }
-                .clone();
-                let (s, b) = render(t, l, &ctx).unwrap_or_else(|e| panic!("{t}.{l}: {e}"));
+                    &invoice
+                };
+                let (s, b) = render(t, l, ctx).unwrap_or_else(|e| panic!("{t}.{l}: {e}"));
                 assert!(!s.is_empty() && !b.is_empty(), "{t}.{l}");
                 assert!(!s.contains("{{") && !b.contains("{{"), "{t}.{l}: {s}\n{b}");
             }
@@ -390,7 +399,10 @@ mod tests {
             "Invoice INV-2026-000042 from Acme: EUR 1,234.50 due 27 December 2026"
         );
         assert!(b.starts_with("Hello Anna Petrova,"), "{b}");
-        assert!(b.contains("It covers 1 November 2026 to 1 December 2026."), "{b}");
+        assert!(
+            b.contains("It covers 1 November 2026 to 1 December 2026."),
+            "{b}"
+        );
         let (s, b) = render("invoice_issued", "ru-RU", &invoice_ctx()).unwrap();
         assert_eq!(
             s,

@@ -505,7 +505,15 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
     pay.updated_at = ctx.now;
     store::payments::update_payment(tx, pay).await?;
     let data = crate::events::payment_data(pay);
-    crate::events::emit(tx, ctx, "payment.succeeded", Some(&pay.customer_id), &pay.id, &data).await?;
+    crate::events::emit(
+        tx,
+        ctx,
+        "payment.succeeded",
+        Some(&pay.customer_id),
+        &pay.id,
+        &data,
+    )
+    .await?;
     Ok(())
 }
 
@@ -836,7 +844,15 @@ async fn charge(
 
 async fn payment_failed(tx: &mut Tx, ctx: &Ctx, pay: &PaymentRow) -> Result<()> {
     let data = crate::events::payment_data(pay);
-    crate::events::emit(tx, ctx, "payment.failed", Some(&pay.customer_id), &pay.id, &data).await
+    crate::events::emit(
+        tx,
+        ctx,
+        "payment.failed",
+        Some(&pay.customer_id),
+        &pay.id,
+        &data,
+    )
+    .await
 }
 
 /// The decline a failed payment recorded.
@@ -1067,7 +1083,15 @@ pub async fn refund(db: &Db, gw: &Gateway, ctx: &Ctx, input: &RefundCreate) -> R
         "amount": r.amount,
         "reason": r.reason,
     });
-    crate::events::emit(&mut tx, ctx, "refund.created", Some(&r.customer_id), &r.id, &data).await?;
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "refund.created",
+        Some(&r.customer_id),
+        &r.id,
+        &data,
+    )
+    .await?;
     tx.commit().await?;
     if via_gateway {
         let reference = pay.gateway_reference.clone().unwrap_or_default();

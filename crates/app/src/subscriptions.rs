@@ -569,7 +569,15 @@ pub async fn create(
         invoice = Some(invoicing::load(&mut tx, &ctx.org_id, &rows[0].id).await?);
     }
     let data = crate::events::subscription_data(&row, None);
-    crate::events::emit(&mut tx, ctx, "subscription.created", Some(&row.customer_id), &row.id, &data).await?;
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "subscription.created",
+        Some(&row.customer_id),
+        &row.id,
+        &data,
+    )
+    .await?;
     tx.commit().await?;
     Ok((view(row, &items), invoice))
 }
@@ -1170,7 +1178,15 @@ pub async fn change(
     let items =
         store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
     let data = crate::events::subscription_data(&sub, None);
-    crate::events::emit(&mut tx, ctx, "subscription.updated", Some(&sub.customer_id), &sub.id, &data).await?;
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "subscription.updated",
+        Some(&sub.customer_id),
+        &sub.id,
+        &data,
+    )
+    .await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
 }

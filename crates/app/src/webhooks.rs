@@ -100,7 +100,10 @@ fn check_url(url: &str) -> Result<()> {
         ));
     }
     if url.len() > 2048 {
-        return Err(AppError::invalid("url", "url is longer than 2048 characters"));
+        return Err(AppError::invalid(
+            "url",
+            "url is longer than 2048 characters",
+        ));
     }
     Ok(())
 }
@@ -126,7 +129,11 @@ fn check_events(events: &[String]) -> Result<String> {
     Ok(events.join(","))
 }
 
-pub async fn create_endpoint(db: &Db, ctx: &Ctx, input: &EndpointCreate) -> Result<WebhookEndpoint> {
+pub async fn create_endpoint(
+    db: &Db,
+    ctx: &Ctx,
+    input: &EndpointCreate,
+) -> Result<WebhookEndpoint> {
     check_url(&input.url)?;
     let event_types = check_events(&input.enabled_events)?;
     let row = EndpointRow {
@@ -193,7 +200,8 @@ pub async fn list_endpoints(
 ) -> Result<Page<WebhookEndpoint>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let rows = store::outbox::list_endpoints(&mut tx, &ctx.org_id, starting_after, limit + 1).await?;
+    let rows =
+        store::outbox::list_endpoints(&mut tx, &ctx.org_id, starting_after, limit + 1).await?;
     Ok(Page::from_rows(
         rows.iter().map(|r| endpoint_view(r, false)).collect(),
         limit,
@@ -360,15 +368,35 @@ pub async fn deliver(
         .await?
         .ok_or_else(|| AppError::not_found("event", &d.event_id))?;
     drop(tx);
-    let record = |status: &'static str, code: Option<i64>, error: Option<String>, body: Option<String>, ms: i64| async move {
+    let record = |status: &'static str,
+                  code: Option<i64>,
+                  error: Option<String>,
+                  body: Option<String>,
+                  ms: i64| async move {
         let mut tx = db.begin().await?;
-        store::outbox::record_attempt(&mut tx, id, status, code, error.as_deref(), body.as_deref(), ms, now)
-            .await?;
+        store::outbox::record_attempt(
+            &mut tx,
+            id,
+            status,
+            code,
+            error.as_deref(),
+            body.as_deref(),
+            ms,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Result::<()>::Ok(())
     };
     if !ep.enabled {
-        record("failed", None, Some("the endpoint is disabled".into()), None, 0).await?;
+        record(
+            "failed",
+            None,
+            Some("the endpoint is disabled".into()),
+            None,
+            0,
+        )
+        .await?;
         return Ok(Delivered::Done);
     }
     let body = serde_json::to_string(&crate::events::view(&event))
@@ -379,7 +407,10 @@ pub async fn deliver(
         .timeout(TIMEOUT)
         .header("content-type", "application/json")
         .header("ledgerdesk-event-id", &event.id)
-        .header("ledgerdesk-signature", signature(&ep.secret, now.timestamp(), &body))
+        .header(
+            "ledgerdesk-signature",
+            signature(&ep.secret, now.timestamp(), &body),
+        )
         .body(body)
         .send()
         .await;

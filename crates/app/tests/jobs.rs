@@ -75,8 +75,18 @@ async fn finalizing_for_an_automatic_customer_queues_one_charge_that_a_worker_ru
         .unwrap();
     finalized(&db, &ctx, &auto, 0).await;
     let queued = jobs(&db, &ctx, Some("queued")).await;
-    assert_eq!(queued.len(), 2, "{queued:?}");
-    assert!(queued.iter().all(|j| j.kind == "charge_invoice"));
+    let charges: Vec<_> = queued
+        .iter()
+        .filter(|j| j.kind == "charge_invoice")
+        .collect();
+    assert_eq!(charges.len(), 2, "{queued:?}");
+    // The customer who pays by invoice gets a reminder (7 days after its due date) instead.
+    let reminders: Vec<_> = queued
+        .iter()
+        .filter(|j| j.kind == "invoice_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{queued:?}");
+    assert_eq!(queued.len(), 3, "{queued:?}");
 
     let w = Worker::new(db.clone(), gw.clone());
     let pass = w.run_once(ctx.now).await.unwrap();

@@ -292,7 +292,9 @@ impl Reminders {
             return bad(format!("at most 10 reminders, got {}", days.len()));
         }
         if days.iter().any(|d| !(-30..=90).contains(d)) {
-            return bad("each reminder must be from 30 days before to 90 days after the due date".into());
+            return bad(
+                "each reminder must be from 30 days before to 90 days after the due date".into(),
+            );
         }
         if days.windows(2).any(|w| w[0] >= w[1]) {
             return bad("reminder days must increase".into());
@@ -319,7 +321,11 @@ impl Reminders {
     }
 
     pub fn to_text(&self) -> String {
-        self.0.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The instant reminder `days` for an invoice due on `due` is sent: nine hours after

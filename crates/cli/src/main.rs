@@ -27,20 +27,40 @@ struct Cli {
     )]
     database: String,
     /// The payment gateway: sandbox (built in, Stripe's test-card meanings) or stripe.
-    #[arg(long, global = true, env = "LEDGERDESK_GATEWAY", default_value = "sandbox")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGERDESK_GATEWAY",
+        default_value = "sandbox"
+    )]
     gateway: String,
     /// Stripe secret key (sk_…), for --gateway stripe.
-    #[arg(long, global = true, env = "LEDGERDESK_STRIPE_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGERDESK_STRIPE_API_KEY",
+        hide_env_values = true
+    )]
     stripe_api_key: Option<String>,
     /// Stripe API base URL (without /v1).
-    #[arg(long, global = true, env = "LEDGERDESK_STRIPE_API_BASE", default_value = "https://api.stripe.com")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGERDESK_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
     stripe_api_base: String,
     /// SMTP server for notifications: smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required
     /// or smtps://HOST:465. Without one, notifications are recorded as skipped.
     #[arg(long, global = true, env = "LEDGERDESK_SMTP_URL")]
     smtp_url: Option<String>,
     /// Sender of notifications.
-    #[arg(long, global = true, env = "LEDGERDESK_MAIL_FROM", default_value = "Ledgerdesk <billing@localhost>")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGERDESK_MAIL_FROM",
+        default_value = "Ledgerdesk <billing@localhost>"
+    )]
     mail_from: String,
     #[command(subcommand)]
     command: Command,
@@ -51,12 +71,15 @@ impl Cli {
         match self.gateway.as_str() {
             "sandbox" => Ok(gateway::Gateway::Sandbox(gateway::Sandbox::new())),
             "stripe" => {
-                let key = self
-                    .stripe_api_key
-                    .as_deref()
-                    .context("--gateway stripe needs --stripe-api-key (LEDGERDESK_STRIPE_API_KEY)")?;
-                let s = gateway::Stripe::new(&self.stripe_api_base, key, std::time::Duration::from_secs(30))
-                    .map_err(|e| anyhow::anyhow!("stripe gateway: {e}"))?;
+                let key = self.stripe_api_key.as_deref().context(
+                    "--gateway stripe needs --stripe-api-key (LEDGERDESK_STRIPE_API_KEY)",
+                )?;
+                let s = gateway::Stripe::new(
+                    &self.stripe_api_base,
+                    key,
+                    std::time::Duration::from_secs(30),
+                )
+                .map_err(|e| anyhow::anyhow!("stripe gateway: {e}"))?;
                 Ok(gateway::Gateway::Stripe(s))
             }
             other => bail!("--gateway must be sandbox or stripe, got {other:?}"),
@@ -169,7 +192,10 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { ref listen, no_demo } => {
+        Command::Serve {
+            ref listen,
+            no_demo,
+        } => {
             let db = open(&cli.database).await?;
             let fresh = {
                 let mut tx = db.read().await?;

@@ -82,8 +82,10 @@ pub async fn list_events(
          AND (CAST($3 AS TEXT) IS NULL OR customer_id = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
          ORDER BY id DESC LIMIT $5"
     );
-    Ok(on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(org_id).bind(kind).bind(customer)
-        .bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(org_id).bind(kind).bind(customer)
+        .bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
@@ -106,7 +108,8 @@ pub struct NotificationRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-const NOTIFICATION_COLS: &str = "id, org_id, customer_id, event_id, template, channel, locale, recipient, subject, \
+const NOTIFICATION_COLS: &str =
+    "id, org_id, customer_id, event_id, template, channel, locale, recipient, subject, \
     body, status, attempts, last_error, created_at, updated_at, sent_at";
 
 /// Adds notifications; one for an (event, template) that exists is skipped. Returns the ids
@@ -134,7 +137,8 @@ pub async fn get_notification(
     org_id: &str,
     id: &str,
 ) -> Result<Option<NotificationRow>> {
-    let sql = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND id = $2");
+    let sql =
+        format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND id = $2");
     Ok(
         on!(tx, c => sqlx::query_as::<_, NotificationRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
     )
@@ -152,8 +156,10 @@ pub async fn list_notifications(
         "SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
          AND (CAST($3 AS TEXT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
     );
-    Ok(on!(tx, c => sqlx::query_as::<_, NotificationRow>(&sql).bind(org_id).bind(customer)
-        .bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, NotificationRow>(&sql).bind(org_id).bind(customer)
+        .bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
 /// The notifications of the given events.
@@ -163,7 +169,15 @@ pub async fn notifications_of_events(
     events: &[String],
 ) -> Result<Vec<NotificationRow>> {
     let head = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = ");
-    Ok(select_in!(tx, NotificationRow, head.as_str(), org_id, "event_id", events, " ORDER BY id"))
+    Ok(select_in!(
+        tx,
+        NotificationRow,
+        head.as_str(),
+        org_id,
+        "event_id",
+        events,
+        " ORDER BY id"
+    ))
 }
 
 /// Records one send attempt: what was rendered, and the outcome (`sent`, `queued` for a
@@ -224,7 +238,8 @@ pub async fn update_endpoint(tx: &mut Tx, r: &EndpointRow) -> Result<()> {
 }
 
 pub async fn get_endpoint(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<EndpointRow>> {
-    let sql = format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE org_id = $1 AND id = $2");
+    let sql =
+        format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE org_id = $1 AND id = $2");
     Ok(
         on!(tx, c => sqlx::query_as::<_, EndpointRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
     )
@@ -240,8 +255,10 @@ pub async fn list_endpoints(
         "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE org_id = $1 \
          AND (CAST($2 AS TEXT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
     );
-    Ok(on!(tx, c => sqlx::query_as::<_, EndpointRow>(&sql).bind(org_id).bind(starting_after)
-        .bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, EndpointRow>(&sql).bind(org_id).bind(starting_after)
+        .bind(limit).fetch_all(c).await?),
+    )
 }
 
 /// The enabled endpoints of the given organisations (for dispatch).
@@ -274,7 +291,8 @@ pub struct DeliveryRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-const DELIVERY_COLS: &str = "id, org_id, endpoint_id, event_id, status, attempts, replays, last_status_code, \
+const DELIVERY_COLS: &str =
+    "id, org_id, endpoint_id, event_id, status, attempts, replays, last_status_code, \
     last_error, created_at, updated_at, delivered_at";
 
 /// Adds deliveries; one for an (endpoint, event) that exists is skipped. Returns the ids
@@ -297,7 +315,8 @@ pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<
 }
 
 pub async fn get_delivery(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
-    let sql = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE org_id = $1 AND id = $2");
+    let sql =
+        format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE org_id = $1 AND id = $2");
     Ok(
         on!(tx, c => sqlx::query_as::<_, DeliveryRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
     )
@@ -316,8 +335,10 @@ pub async fn list_deliveries(
         "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR endpoint_id = $2) \
          AND (CAST($3 AS TEXT) IS NULL OR status = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
     );
-    Ok(on!(tx, c => sqlx::query_as::<_, DeliveryRow>(&sql).bind(org_id).bind(endpoint).bind(status)
-        .bind(starting_after).bind(limit).fetch_all(c).await?))
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, DeliveryRow>(&sql).bind(org_id).bind(endpoint).bind(status)
+        .bind(starting_after).bind(limit).fetch_all(c).await?),
+    )
 }
 
 /// Records one HTTP attempt and the delivery's state after it.

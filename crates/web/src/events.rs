@@ -40,17 +40,32 @@ pub fn routes() -> Router<AppState> {
 
 #[utoipa::path(get, path = "/v1/events", params(ListParams), tag = "events",
     responses((status = 200, body = Page<events::Event>), (status = 400, body = ErrorBody)))]
-pub(crate) async fn list_events(State(s): State<AppState>, org: Org, q: Q) -> ApiResult<Page<events::Event>> {
+pub(crate) async fn list_events(
+    State(s): State<AppState>,
+    org: Org,
+    q: Q,
+) -> ApiResult<Page<events::Event>> {
     let q = list_params(q)?;
     Ok(Json(
-        events::list(&s.db, &ctx(&org), q.kind.as_deref(), q.customer.as_deref(), q.starting_after.as_deref(), q.limit)
-            .await?,
+        events::list(
+            &s.db,
+            &ctx(&org),
+            q.kind.as_deref(),
+            q.customer.as_deref(),
+            q.starting_after.as_deref(),
+            q.limit,
+        )
+        .await?,
     ))
 }
 
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
     responses((status = 200, body = events::Event), (status = 404, body = ErrorBody)))]
-pub(crate) async fn get_event(State(s): State<AppState>, org: Org, Path(id): Path<String>) -> ApiResult<events::Event> {
+pub(crate) async fn get_event(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<events::Event> {
     Ok(Json(events::get(&s.db, &ctx(&org), &id).await?))
 }
 
@@ -63,19 +78,38 @@ pub(crate) async fn timeline(
     q: Q,
 ) -> ApiResult<Page<events::TimelineEntry>> {
     let q = list_params(q)?;
-    Ok(Json(events::timeline(&s.db, &ctx(&org), &id, q.starting_after.as_deref(), q.limit).await?))
+    Ok(Json(
+        events::timeline(&s.db, &ctx(&org), &id, q.starting_after.as_deref(), q.limit).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/notifications", params(ListParams), tag = "events",
     responses((status = 200, body = Page<notify::Notification>), (status = 400, body = ErrorBody)))]
-pub(crate) async fn list_notifications(State(s): State<AppState>, org: Org, q: Q) -> ApiResult<Page<notify::Notification>> {
+pub(crate) async fn list_notifications(
+    State(s): State<AppState>,
+    org: Org,
+    q: Q,
+) -> ApiResult<Page<notify::Notification>> {
     let q = list_params(q)?;
-    Ok(Json(notify::list(&s.db, &ctx(&org), q.customer.as_deref(), q.starting_after.as_deref(), q.limit).await?))
+    Ok(Json(
+        notify::list(
+            &s.db,
+            &ctx(&org),
+            q.customer.as_deref(),
+            q.starting_after.as_deref(),
+            q.limit,
+        )
+        .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/notifications/{id}", tag = "events",
     responses((status = 200, body = notify::Notification), (status = 404, body = ErrorBody)))]
-pub(crate) async fn get_notification(State(s): State<AppState>, org: Org, Path(id): Path<String>) -> ApiResult<notify::Notification> {
+pub(crate) async fn get_notification(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<notify::Notification> {
     Ok(Json(notify::get(&s.db, &ctx(&org), &id).await?))
 }
 
@@ -86,19 +120,32 @@ pub(crate) async fn create_endpoint(
     org: Org,
     Body(b): Body<webhooks::EndpointCreate>,
 ) -> Result<(StatusCode, Json<webhooks::WebhookEndpoint>), crate::error::ApiError> {
-    Ok((StatusCode::CREATED, Json(webhooks::create_endpoint(&s.db, &ctx(&org), &b).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(webhooks::create_endpoint(&s.db, &ctx(&org), &b).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints", params(ListParams), tag = "webhooks",
     responses((status = 200, body = Page<webhooks::WebhookEndpoint>)))]
-pub(crate) async fn list_endpoints(State(s): State<AppState>, org: Org, q: Q) -> ApiResult<Page<webhooks::WebhookEndpoint>> {
+pub(crate) async fn list_endpoints(
+    State(s): State<AppState>,
+    org: Org,
+    q: Q,
+) -> ApiResult<Page<webhooks::WebhookEndpoint>> {
     let q = list_params(q)?;
-    Ok(Json(webhooks::list_endpoints(&s.db, &ctx(&org), q.starting_after.as_deref(), q.limit).await?))
+    Ok(Json(
+        webhooks::list_endpoints(&s.db, &ctx(&org), q.starting_after.as_deref(), q.limit).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     responses((status = 200, body = webhooks::WebhookEndpoint), (status = 404, body = ErrorBody)))]
-pub(crate) async fn get_endpoint(State(s): State<AppState>, org: Org, Path(id): Path<String>) -> ApiResult<webhooks::WebhookEndpoint> {
+pub(crate) async fn get_endpoint(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<webhooks::WebhookEndpoint> {
     Ok(Json(webhooks::get_endpoint(&s.db, &ctx(&org), &id).await?))
 }
 
@@ -110,34 +157,58 @@ pub(crate) async fn update_endpoint(
     Path(id): Path<String>,
     Body(b): Body<webhooks::EndpointUpdate>,
 ) -> ApiResult<webhooks::WebhookEndpoint> {
-    Ok(Json(webhooks::update_endpoint(&s.db, &ctx(&org), &id, &b).await?))
+    Ok(Json(
+        webhooks::update_endpoint(&s.db, &ctx(&org), &id, &b).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_deliveries", params(ListParams), tag = "webhooks",
     responses((status = 200, body = Page<webhooks::WebhookDelivery>), (status = 400, body = ErrorBody)))]
-pub(crate) async fn list_deliveries(State(s): State<AppState>, org: Org, q: Q) -> ApiResult<Page<webhooks::WebhookDelivery>> {
+pub(crate) async fn list_deliveries(
+    State(s): State<AppState>,
+    org: Org,
+    q: Q,
+) -> ApiResult<Page<webhooks::WebhookDelivery>> {
     let q = list_params(q)?;
     Ok(Json(
-        webhooks::list_deliveries(&s.db, &ctx(&org), q.endpoint.as_deref(), q.status.as_deref(), q.starting_after.as_deref(), q.limit)
-            .await?,
+        webhooks::list_deliveries(
+            &s.db,
+            &ctx(&org),
+            q.endpoint.as_deref(),
+            q.status.as_deref(),
+            q.starting_after.as_deref(),
+            q.limit,
+        )
+        .await?,
     ))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_deliveries/{id}", tag = "webhooks",
     responses((status = 200, body = webhooks::WebhookDelivery), (status = 404, body = ErrorBody)))]
-pub(crate) async fn get_delivery(State(s): State<AppState>, org: Org, Path(id): Path<String>) -> ApiResult<webhooks::WebhookDelivery> {
+pub(crate) async fn get_delivery(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<webhooks::WebhookDelivery> {
     Ok(Json(webhooks::get_delivery(&s.db, &ctx(&org), &id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/webhook_deliveries/{id}/replay", tag = "webhooks",
     responses((status = 200, body = webhooks::WebhookDelivery), (status = 404, body = ErrorBody)))]
-pub(crate) async fn replay_delivery(State(s): State<AppState>, org: Org, Path(id): Path<String>) -> ApiResult<webhooks::WebhookDelivery> {
+pub(crate) async fn replay_delivery(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<webhooks::WebhookDelivery> {
     Ok(Json(webhooks::replay(&s.db, &ctx(&org), &id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/settings/reminders", tag = "events",
     responses((status = 200, body = collection::ReminderSettings)))]
-pub(crate) async fn get_reminders(State(s): State<AppState>, org: Org) -> ApiResult<collection::ReminderSettings> {
+pub(crate) async fn get_reminders(
+    State(s): State<AppState>,
+    org: Org,
+) -> ApiResult<collection::ReminderSettings> {
     Ok(Json(collection::get_reminders(&s.db, &ctx(&org)).await?))
 }
 
@@ -148,5 +219,7 @@ pub(crate) async fn set_reminders(
     org: Org,
     Body(b): Body<collection::ReminderUpdate>,
 ) -> ApiResult<collection::ReminderSettings> {
-    Ok(Json(collection::set_reminders(&s.db, &ctx(&org), &b).await?))
+    Ok(Json(
+        collection::set_reminders(&s.db, &ctx(&org), &b).await?,
+    ))
 }

@@ -41,13 +41,18 @@ fn openapi_committed_document_is_the_generated_one() {
 /// The `/v1` routes registered in the sources that build routers (src/routes.rs and the
 /// modules it merges), as (method, path), read from the source.
 fn registered_routes() -> BTreeSet<(String, String)> {
-    let src: String = ["src/routes.rs", "src/payments.rs", "src/jobs.rs", "src/events.rs"]
-        .iter()
-        .map(|f| {
-            std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(f))
-                .unwrap_or_else(|e| panic!("read {f}: {e}"))
-        })
-        .collect();
+    let src: String = [
+        "src/routes.rs",
+        "src/payments.rs",
+        "src/jobs.rs",
+        "src/events.rs",
+    ]
+    .iter()
+    .map(|f| {
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(f))
+            .unwrap_or_else(|e| panic!("read {f}: {e}"))
+    })
+    .collect();
     // `.route("PATH", get(h).post(h2)…)`, possibly spread over lines: take each `.route(`
     // call up to its matching parenthesis.
     let mut out = BTreeSet::new();

@@ -6,6 +6,8 @@ pub use app::{AppError, Ctx, Db};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
+pub mod smtp;
+
 /// Generates `mod sqlite { #[tokio::test] fn name() }` and `mod postgres { … }` for each
 /// `async fn name(db: Db)` of the including file. PostgreSQL runs unless
 /// `LEDGERDESK_TEST_POSTGRES=off` (then the test says so on stderr); if it is on and the
