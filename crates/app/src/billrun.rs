@@ -64,6 +64,28 @@ pub async fn run_with(
     org: Option<&str>,
     at: DateTime<Utc>,
     finalize: bool,
+    progress: impl FnMut(u64),
+) -> Result<BillRunReport> {
+    run_inner(db, org, None, at, finalize, progress).await
+}
+
+/// The bill run of one test clock at its time `at`: only the subscriptions on that clock
+/// (the other runs leave them alone).
+pub async fn run_clock(
+    db: &Db,
+    org: &str,
+    clock: &str,
+    at: DateTime<Utc>,
+) -> Result<BillRunReport> {
+    run_inner(db, Some(org), Some(clock), at, true, |_| {}).await
+}
+
+async fn run_inner(
+    db: &Db,
+    org: Option<&str>,
+    clock: Option<&str>,
+    at: DateTime<Utc>,
+    finalize: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<BillRunReport> {
     let mut report = BillRunReport {
@@ -81,9 +103,11 @@ pub async fn run_with(
         }
     };
     for org in orgs {
+        let clock = clock.map(str::to_string);
         let mut next = tokio::spawn(prepare(
             db.clone(),
             org.clone(),
+            clock.clone(),
             String::new(),
             at,
             finalize,
@@ -95,7 +119,14 @@ pub async fn run_with(
             let Some(prepared) = prepared else { break };
             // Read and compute the next chunk while this one is written.
             let last = prepared.0.range.last.clone();
-            next = tokio::spawn(prepare(db.clone(), org.clone(), last, at, finalize));
+            next = tokio::spawn(prepare(
+                db.clone(),
+                org.clone(),
+                clock.clone(),
+                last,
+                at,
+                finalize,
+            ));
             let (n, ended, rows, examined) = commit(db, &org, at, prepared, finalize).await?;
             report.invoices_created += n;
             report.subscriptions_ended += ended;
@@ -151,6 +182,7 @@ struct Prepared {
 async fn prepare(
     db: Db,
     org: String,
+    clock: Option<String>,
     after: String,
     at: DateTime<Utc>,
     finalize: bool,
@@ -166,6 +198,7 @@ async fn prepare(
         after,
         last,
         at,
+        clock,
     };
     let versions = Versions::read(&mut tx, &range, false).await?;
     let prepared = compute(&mut tx, range, false, finalize).await?;

@@ -254,7 +254,7 @@ pub async fn queue_reminders(
     invoices: &[(String, NaiveDate, chrono_tz::Tz)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let mut jobs = Vec::with_capacity(invoices.len() * reminders.days().len());
+    let mut tasks = Vec::with_capacity(invoices.len() * reminders.days().len());
     for (invoice, due, tz) in invoices {
         for &days in reminders.days() {
             let at = billing::collection::Reminders::at(*due, days, *tz);
@@ -268,10 +268,10 @@ pub async fn queue_reminders(
                 due_date: *due,
                 days,
             };
-            jobs.push(crate::jobs::job(org, &task, at)?);
+            tasks.push((task, at));
         }
     }
-    store::jobs::enqueue(tx, &jobs).await?;
+    crate::jobs::enqueue_at(tx, org, &tasks).await?;
     Ok(())
 }
 

@@ -76,6 +76,10 @@ pub struct CustomerCreate {
     /// Payment terms: 0 (default) is due on receipt, N is net N days (at most 365).
     #[serde(default)]
     pub days_until_due: Option<i64>,
+    /// A test clock (`clock_…`) to put the customer on: their subscriptions renew, are
+    /// charged and reminded only when the clock is advanced. Set at creation only.
+    #[serde(default)]
+    pub test_clock: Option<String>,
 }
 
 /// Body of `POST /v1/customers/{id}`: only the fields given change.
@@ -355,6 +359,19 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &CustomerCreate) -> Result<Custom
         .map_err(external_id_taken)?;
     store::customers::replace_tax_ids(&mut tx, &ctx.org_id, &row.id, &tax_ids).await?;
     store::customers::insert_contacts(&mut tx, &contacts).await?;
+    if let Some(clock) = &input.test_clock {
+        parse_id("test_clock", clock, billing::ids::TestClockId::parse)?;
+        if store::clocks::get(&mut tx, &ctx.org_id, clock, false)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::invalid(
+                "test_clock",
+                format!("no such test clock: {clock}"),
+            ));
+        }
+        store::clocks::attach_customer(&mut tx, &ctx.org_id, &row.id, clock).await?;
+    }
     let view = load(&mut tx, &ctx.org_id, &row.id).await?;
     tx.commit().await?;
     Ok(view)

@@ -1185,6 +1185,7 @@ fn customer_input(rng: &mut StdRng, i: usize, used: &mut BTreeSet<String>) -> Cu
             .into(),
         ),
         days_until_due: Some([0, 14, 30][i % 3]),
+        test_clock: None,
     }
 }
 

@@ -91,6 +91,21 @@ impl Task {
             Task::InvoiceReminder { .. } => "invoice_reminder",
         }
     }
+    /// The invoice the task is about, if any.
+    fn invoice(&self) -> Option<String> {
+        match self {
+            Task::ChargeInvoice { invoice }
+            | Task::DunningRetry { invoice, .. }
+            | Task::InvoiceReminder { invoice, .. } => Some(invoice.clone()),
+            _ => None,
+        }
+    }
+    fn subscription(&self) -> Option<String> {
+        match self {
+            Task::Reactivate { subscription, .. } => Some(subscription.clone()),
+            _ => None,
+        }
+    }
     fn max_attempts(&self) -> i64 {
         match self {
             Task::DeliverWebhook { .. } => crate::webhooks::DELIVERY_ATTEMPTS,
@@ -136,15 +151,42 @@ pub fn job(org: &str, task: &Task, now: DateTime<Utc>) -> Result<JobRow> {
         created_at: now,
         updated_at: now,
         finished_at: None,
+        test_clock_id: None,
     })
 }
 
-/// Enqueues tasks in `tx` (skipping any already queued once).
+/// Enqueues tasks due at `now` in `tx` (skipping any already queued once).
 pub async fn enqueue(tx: &mut Tx, org: &str, tasks: &[Task], now: DateTime<Utc>) -> Result<u64> {
-    let rows = tasks
+    let timed: Vec<(Task, DateTime<Utc>)> = tasks.iter().map(|t| (t.clone(), now)).collect();
+    enqueue_at(tx, org, &timed).await
+}
+
+/// Enqueues tasks, each due at its own time. The tasks of a customer on a test clock go on
+/// that clock: they run when it is advanced, not by the wall clock (notifications and
+/// webhooks stay on the wall clock: they are real deliveries).
+pub async fn enqueue_at(tx: &mut Tx, org: &str, tasks: &[(Task, DateTime<Utc>)]) -> Result<u64> {
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    let mut rows = tasks
         .iter()
-        .map(|t| job(org, t, now))
+        .map(|(t, at)| job(org, t, *at))
         .collect::<Result<Vec<_>>>()?;
+    if store::clocks::any(tx, org).await? {
+        let invoices: Vec<String> = tasks.iter().filter_map(|(t, _)| t.invoice()).collect();
+        let subs: Vec<String> = tasks.iter().filter_map(|(t, _)| t.subscription()).collect();
+        let mut clocks: std::collections::HashMap<String, String> =
+            store::clocks::of_invoices(tx, org, &invoices)
+                .await?
+                .into_iter()
+                .collect();
+        clocks.extend(store::clocks::of_subscriptions(tx, org, &subs).await?);
+        for ((t, _), r) in tasks.iter().zip(rows.iter_mut()) {
+            if let Some(key) = t.invoice().or_else(|| t.subscription()) {
+                r.test_clock_id = clocks.get(&key).cloned();
+            }
+        }
+    }
     Ok(store::jobs::enqueue(tx, &rows).await?)
 }
 
@@ -180,6 +222,8 @@ pub struct Worker {
     /// Names this worker in `locked_by`.
     pub id: String,
     pub batch: i64,
+    /// Run the jobs of this test clock (at its time) instead of the wall clock's.
+    pub clock: Option<String>,
 }
 
 impl Worker {
@@ -191,6 +235,7 @@ impl Worker {
             http: reqwest::Client::new(),
             id: format!("worker-{}-{}", std::process::id(), store::random_suffix()),
             batch: 20,
+            clock: None,
         }
     }
 
@@ -199,7 +244,15 @@ impl Worker {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass> {
         let dispatched = crate::events::dispatch(&self.db, now, self.batch.max(100)).await?;
         let mut tx = self.db.begin().await?;
-        let jobs = store::jobs::claim(&mut tx, &self.id, now, now + LEASE, self.batch).await?;
+        let jobs = store::jobs::claim(
+            &mut tx,
+            &self.id,
+            now,
+            now + LEASE,
+            self.batch,
+            self.clock.as_deref(),
+        )
+        .await?;
         tx.commit().await?;
         let mut pass = Pass {
             claimed: jobs.len(),
@@ -392,10 +445,9 @@ impl Worker {
                 attempt: next,
                 first_failure,
             };
-            let row = job(&ctx.org_id, &task, at).map_err(classify)?;
-            store::jobs::enqueue(&mut tx, &[row])
+            enqueue_at(&mut tx, &ctx.org_id, &[(task, at)])
                 .await
-                .map_err(|e| Failure::Retry(e.to_string()))?;
+                .map_err(classify)?;
         }
         tx.commit()
             .await

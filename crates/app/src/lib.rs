@@ -7,6 +7,7 @@
 
 pub mod billrun;
 pub mod catalog;
+pub mod clocks;
 pub mod collection;
 pub mod customers;
 pub mod demo;

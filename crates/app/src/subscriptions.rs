@@ -435,6 +435,18 @@ pub async fn create(
     input: &SubscriptionCreate,
 ) -> Result<(Subscription, Option<invoicing::Invoice>)> {
     parse_id("customer", &input.customer, CustomerId::parse)?;
+    // A customer on a test clock subscribes at the clock's time.
+    let clock = {
+        let mut tx = db.read().await?;
+        match store::clocks::of_customer(&mut tx, &ctx.org_id, &input.customer).await? {
+            Some(c) => store::clocks::get(&mut tx, &ctx.org_id, &c, false).await?,
+            None => None,
+        }
+    };
+    let clock_ctx = clock
+        .as_ref()
+        .map(|c| Ctx::new(ctx.org_id.clone(), c.frozen_time));
+    let ctx = clock_ctx.as_ref().unwrap_or(ctx);
     let mut tx = db.begin().await?;
     invoicing::lock_numbering(&mut tx, &ctx.org_id, ctx.now).await?;
     let customer = store::customers::get_for_update(&mut tx, &ctx.org_id, &input.customer)
@@ -530,6 +542,9 @@ pub async fn create(
         })
         .collect();
     store::subscriptions::insert(&mut tx, std::slice::from_ref(&row)).await?;
+    if let Some(c) = &clock {
+        store::clocks::attach_subscription(&mut tx, &ctx.org_id, &row.id, &c.id).await?;
+    }
     store::subscriptions::insert_items(&mut tx, &items).await?;
     store::catalog::mark_prices_used(
         &mut tx,

@@ -222,6 +222,7 @@ async fn a_dead_workers_job_is_taken_over_when_its_lease_runs_out(db: Db) {
         ctx.now,
         ctx.now + app::jobs::LEASE,
         10,
+        None,
     )
     .await
     .unwrap();

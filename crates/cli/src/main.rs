@@ -138,6 +138,14 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         batch: i64,
     },
+    /// Advance a test clock (see `POST /v1/test_clocks/{id}/advance`).
+    AdvanceClock {
+        /// The clock's id (clock_…).
+        clock: String,
+        /// RFC 3339 instant to advance to, e.g. 2027-01-01T00:00:00Z
+        #[arg(long)]
+        to: DateTime<Utc>,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -278,6 +286,23 @@ async fn main() -> Result<()> {
                 bail!("{} invariant violation(s)", violations.len());
             }
             eprintln!("verify: every invariant holds");
+        }
+        Command::AdvanceClock { ref clock, to } => {
+            let db = open(&cli.database).await?;
+            let org = app::clocks::org_of(&db, clock)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ctx = app::Ctx::new(org, Utc::now());
+            let input = app::clocks::TestClockAdvance { frozen_time: to };
+            let pb = spinner("advancing the test clock");
+            let (c, r) = app::clocks::advance(&db, &cli.gateway()?, &ctx, clock, &input)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            pb.finish_and_clear();
+            eprintln!(
+                "test clock {} is at {}: {} steps, {} invoices, {} jobs run",
+                c.id, c.frozen_time, r.steps, r.invoices_created, r.jobs_run
+            );
         }
         Command::Bench { which } => {
             bench::run(&cli.database, which).await?;

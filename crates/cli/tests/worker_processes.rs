@@ -52,6 +52,7 @@ async fn three_workers(backend: Backend) {
                 metadata: Default::default(),
                 collection_method: Some("charge_automatically".into()),
                 days_until_due: None,
+                test_clock: None,
             },
         )
         .await

@@ -23,11 +23,13 @@ pub struct JobRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Run only when this test clock is advanced (None: by the wall clock).
+    pub test_clock_id: Option<String>,
 }
 
 const COLS: &str =
     "id, org_id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, locked_by, \
-    locked_until, last_error, created_at, updated_at, finished_at";
+    locked_until, last_error, created_at, updated_at, finished_at, test_clock_id";
 
 /// Adds jobs; one whose (organisation, kind, dedupe key) exists already is skipped.
 /// Returns how many were added.
@@ -40,7 +42,7 @@ pub async fn enqueue(tx: &mut Tx, rows: &[JobRow]) -> Result<u64> {
                 b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.kind).push_bind(&r.payload)
                     .push_bind(&r.dedupe_key).push_bind(&r.status).push_bind(r.attempts).push_bind(r.max_attempts)
                     .push_bind(r.run_at).push_bind(&r.locked_by).push_bind(r.locked_until).push_bind(&r.last_error)
-                    .push_bind(r.created_at).push_bind(r.updated_at).push_bind(r.finished_at);
+                    .push_bind(r.created_at).push_bind(r.updated_at).push_bind(r.finished_at).push_bind(&r.test_clock_id);
             });
             qb.push(" ON CONFLICT (org_id, kind, dedupe_key) DO NOTHING");
             qb.build().execute(c).await?.rows_affected()
@@ -51,26 +53,33 @@ pub async fn enqueue(tx: &mut Tx, rows: &[JobRow]) -> Result<u64> {
 
 /// Claims up to `limit` jobs that are due (queued with `run_at <= now`, or running under a
 /// lease that ran out — their worker died) for `worker` until `lease_until`, counting an
-/// attempt. Two claimers never get the same job.
+/// attempt. Two claimers never get the same job. `clock`: the jobs of that test clock
+/// (`now` is its time); None: the jobs of no clock (`now` is the wall clock).
 pub async fn claim(
     tx: &mut Tx,
     worker: &str,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
+    clock: Option<&str>,
 ) -> Result<Vec<JobRow>> {
     let skip = match tx {
         Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
         Tx::Sqlite(_) => "",
     };
+    let which = if clock.is_some() {
+        "test_clock_id = $5"
+    } else {
+        "test_clock_id IS NULL AND CAST($5 AS TEXT) IS NULL"
+    };
     let sql = format!(
         "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $3, attempts = attempts + 1, updated_at = $2 \
-         WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2) \
+         WHERE id IN (SELECT id FROM jobs WHERE {which} AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2)) \
                       ORDER BY run_at, id LIMIT $4{skip}) \
          RETURNING {COLS}"
     );
     Ok(
-        on!(tx, c => sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(now).bind(lease_until).bind(limit)
+        on!(tx, c => sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(now).bind(lease_until).bind(limit).bind(clock)
         .fetch_all(c).await?),
     )
 }

@@ -16,6 +16,7 @@ pub mod bench;
 
 pub mod billruns;
 pub mod catalog;
+pub mod clocks;
 pub mod customers;
 pub mod idempotency;
 pub mod invoices;

@@ -302,6 +302,25 @@ pub struct DueRange {
     pub after: String,
     pub last: String,
     pub at: DateTime<Utc>,
+    /// Bill only the subscriptions on this test clock; None: only those on none.
+    pub clock: Option<String>,
+}
+
+impl DueRange {
+    /// The SQL condition for [`DueRange::clock`]. A clock id is inlined as a literal, so it
+    /// is checked to be an id (letters, digits, `_`) first.
+    fn clock_filter(&self) -> String {
+        match &self.clock {
+            None => " AND test_clock_id IS NULL".into(),
+            Some(c) => {
+                assert!(
+                    !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                    "not a clock id: {c:?}"
+                );
+                format!(" AND test_clock_id = '{c}'")
+            }
+        }
+    }
 }
 
 /// The ids of a [`DueRange`], as a subquery over `$1..$4`.
@@ -328,7 +347,8 @@ pub async fn due_chunk_end(
 pub async fn in_range(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<Vec<SubscriptionRow>> {
     let sql = format!(
         "SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL \
-         AND current_period_end <= $4 ORDER BY id{}",
+         AND current_period_end <= $4{} ORDER BY id{}",
+        r.clock_filter(),
         if lock { tx.for_update() } else { "" }
     );
     crate::bulk::range_rows(tx, &sql, r).await

@@ -223,3 +223,66 @@ pub(crate) async fn set_reminders(
         collection::set_reminders(&s.db, &ctx(&org), &b).await?,
     ))
 }
+
+pub fn clock_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/test_clocks", get(list_clocks).post(create_clock))
+        .route("/v1/test_clocks/{id}", get(get_clock))
+        .route("/v1/test_clocks/{id}/advance", post(advance_clock))
+}
+
+#[utoipa::path(post, path = "/v1/test_clocks", request_body = app::clocks::TestClockCreate, tag = "test_clocks",
+    responses((status = 201, body = app::clocks::TestClock), (status = 400, body = ErrorBody)))]
+pub(crate) async fn create_clock(
+    State(s): State<AppState>,
+    org: Org,
+    Body(b): Body<app::clocks::TestClockCreate>,
+) -> Result<(StatusCode, Json<app::clocks::TestClock>), crate::error::ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app::clocks::create(&s.db, &ctx(&org), &b).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/test_clocks", params(ListParams), tag = "test_clocks",
+    responses((status = 200, body = Page<app::clocks::TestClock>)))]
+pub(crate) async fn list_clocks(
+    State(s): State<AppState>,
+    org: Org,
+    q: Q,
+) -> ApiResult<Page<app::clocks::TestClock>> {
+    let q = list_params(q)?;
+    Ok(Json(
+        app::clocks::list(&s.db, &ctx(&org), q.starting_after.as_deref(), q.limit).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/test_clocks/{id}", tag = "test_clocks",
+    responses((status = 200, body = app::clocks::TestClock), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_clock(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<app::clocks::TestClock> {
+    Ok(Json(app::clocks::get(&s.db, &ctx(&org), &id).await?))
+}
+
+/// The clock after the advance, and what it did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AdvancedClock {
+    #[serde(flatten)]
+    pub clock: app::clocks::TestClock,
+    pub advance: app::clocks::AdvanceReport,
+}
+
+#[utoipa::path(post, path = "/v1/test_clocks/{id}/advance", request_body = app::clocks::TestClockAdvance, tag = "test_clocks",
+    responses((status = 200, body = AdvancedClock), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn advance_clock(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+    Body(b): Body<app::clocks::TestClockAdvance>,
+) -> ApiResult<AdvancedClock> {
+    let (clock, advance) = app::clocks::advance(&s.db, &s.gateway, &ctx(&org), &id, &b).await?;
+    Ok(Json(AdvancedClock { clock, advance }))
+}

@@ -42,8 +42,9 @@ impl Modify for BearerAuth {
         crate::events::get_notification, crate::events::create_endpoint, crate::events::list_endpoints, crate::events::get_endpoint,
         crate::events::update_endpoint, crate::events::list_deliveries, crate::events::get_delivery, crate::events::replay_delivery,
         crate::events::get_reminders, crate::events::set_reminders,
+        crate::events::create_clock, crate::events::list_clocks, crate::events::get_clock, crate::events::advance_clock,
     ),
-    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"))
+    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"), (name = "test_clocks"))
 )]
 pub struct ApiDoc;
 

@@ -120,6 +120,7 @@ pub fn customer_input(
         metadata: BTreeMap::new(),
         collection_method: None,
         days_until_due: None,
+        test_clock: None,
     }
 }
 
