@@ -12,6 +12,7 @@ on_both_backends!(
     a_timeout_is_retried_after_backoff_and_charges_once,
     a_job_that_cannot_succeed_fails_visibly_and_can_be_retried,
     a_dead_workers_job_is_taken_over_when_its_lease_runs_out,
+    a_gateway_outage_leaves_the_charge_waiting_and_it_is_charged_once_when_back,
 );
 
 async fn auto_customer(db: &Db, gw: &Gateway, ctx: &Ctx, token: Option<&str>) -> String {
@@ -513,4 +514,57 @@ mod dunning {
         assert_eq!(status(&db, &ctx, &sub).await, "active");
         assert_clean(&db).await;
     }
+}
+
+async fn a_gateway_outage_leaves_the_charge_waiting_and_it_is_charged_once_when_back(db: Db) {
+    let sandbox = Sandbox::new();
+    let gw = Gateway::Sandbox(sandbox.clone());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    let c = auto_customer(&db, &gw, &ctx, Some("tok_visa")).await;
+    let inv = finalized(&db, &ctx, &c, 7_700).await;
+    sandbox.set_down(true);
+    let w = Worker::new(db.clone(), gw.clone());
+    let p = w.run_once(ctx.now).await.unwrap();
+    assert_eq!((p.claimed, p.retried), (1, 1), "{p:?}");
+    let j = jobs(&db, &ctx, Some("queued"))
+        .await
+        .into_iter()
+        .find(|j| j.kind == "charge_invoice")
+        .expect("the charge waits");
+    assert!(j.run_at > ctx.now, "with backoff");
+    assert!(
+        j.last_error.is_some(),
+        "the outage is visible on the job: {j:?}"
+    );
+    assert_eq!(
+        app::invoicing::get(&db, &ctx, &inv.id)
+            .await
+            .unwrap()
+            .status,
+        "open"
+    );
+    // Still down at the retry: it waits longer, nothing moves.
+    let p = w.run_once(j.run_at).await.unwrap();
+    assert_eq!(p.retried, 1, "{p:?}");
+    sandbox.set_down(false);
+    let mut now = j.run_at;
+    for _ in 0..5 {
+        now += chrono::Duration::minutes(5);
+        w.run_once(now).await.unwrap();
+    }
+    assert_eq!(
+        app::invoicing::get(&db, &ctx, &inv.id)
+            .await
+            .unwrap()
+            .status,
+        "paid"
+    );
+    let pays = app::payments::list_payments(&db, &ctx, None, Some(&inv.id), None, None)
+        .await
+        .unwrap()
+        .data;
+    let ok: Vec<_> = pays.iter().filter(|p| p.status == "succeeded").collect();
+    assert_eq!(ok.len(), 1, "charged once: {pays:?}");
+    assert!(pays.iter().all(|p| p.status != "pending"), "{pays:?}");
+    assert_clean(&db).await;
 }

@@ -14,6 +14,9 @@
 //! References are derived from the idempotency key (`ch_sandbox_<hash>`), so the same key
 //! always names the same charge. The sandbox remembers, per process, which keys it has
 //! charged and refunded; a refund of more than the charge's remainder is refused.
+//!
+//! [`Sandbox::set_down`] simulates an outage: until it is lifted every charge and refund
+//! fails with [`GatewayError::Unavailable`] and moves nothing (the fault tests use it).
 
 use crate::{luhn_valid, CardDetails, CardToken, GatewayError, Outcome};
 use sha2::{Digest, Sha256};
@@ -27,6 +30,8 @@ pub struct Sandbox {
 
 #[derive(Debug, Default)]
 struct State {
+    /// An outage: every call is refused as unavailable.
+    down: bool,
     /// Charge key → (outcome, amount).
     charges: HashMap<String, (Outcome, i64)>,
     /// Charge reference → amount refunded so far.
@@ -108,6 +113,22 @@ fn invalid(param: &str, message: impl Into<String>) -> GatewayError {
 impl Sandbox {
     pub fn new() -> Sandbox {
         Sandbox::default()
+    }
+
+    /// Starts (`true`) or ends an outage.
+    pub fn set_down(&self, down: bool) {
+        if let Ok(mut st) = self.state.lock() {
+            st.down = down;
+        }
+    }
+
+    fn check_up(st: &State) -> Result<(), GatewayError> {
+        if st.down {
+            return Err(GatewayError::Unavailable(
+                "the sandbox gateway is down (simulated outage)".into(),
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn tokenize(
@@ -201,6 +222,7 @@ impl Sandbox {
             .state
             .lock()
             .map_err(|_| GatewayError::Unavailable("sandbox state poisoned".into()))?;
+        Self::check_up(&st)?;
         if let Some((outcome, first_amount)) = st.charges.get(key) {
             if *first_amount != amount {
                 return Err(invalid(
@@ -246,6 +268,7 @@ impl Sandbox {
             .state
             .lock()
             .map_err(|_| GatewayError::Unavailable("sandbox state poisoned".into()))?;
+        Self::check_up(&st)?;
         if let Some(outcome) = st.refunds.get(key) {
             return Ok(outcome.clone());
         }
