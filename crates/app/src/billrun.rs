@@ -330,6 +330,9 @@ async fn compute(
                     }
                     *credit.entry(customer.id.clone()).or_default() +=
                         inv.computed.credit_to_balance - inv.computed.credit_applied;
+                    let mut inv = inv;
+                    // An unpaid subscription's invoices are sent, not charged.
+                    inv.charge_automatically &= sub.status != "unpaid";
                     invoices.push(inv);
                 }
                 None => ended += 1,

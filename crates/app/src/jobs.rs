@@ -16,7 +16,8 @@
 //!   (the organisation's `billing::collection::Dunning`, default +1, +3, +5, +7 days after
 //!   the first failure): after a decline the invoice's subscription is `past_due` and the
 //!   next retry is queued; when none is left the final action runs (cancel the subscription
-//!   now, or leave it past_due).
+//!   now, leave it past_due, or mark it `unpaid`: it keeps renewing, and its invoices are
+//!   sent instead of charged until it is paid up).
 //! - `reactivate_subscription {subscription, payment}`, queued by every payment that settles
 //!   a subscription's invoice: a past_due subscription with no open invoice left is active
 //!   again.
@@ -452,6 +453,27 @@ impl Worker {
         tx.commit()
             .await
             .map_err(|e| Failure::Retry(e.to_string()))?;
+        if retry_at.is_none() && dunning.final_action == FinalAction::MarkUnpaid {
+            if let Some(sub) = &subscription {
+                let mut tx = self
+                    .db
+                    .begin()
+                    .await
+                    .map_err(|e| Failure::Retry(e.to_string()))?;
+                let live = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, sub)
+                    .await
+                    .map_err(|e| Failure::Retry(e.to_string()))?
+                    .is_some_and(|s| s.status == "past_due");
+                if live {
+                    crate::events::set_subscription_status(&mut tx, ctx, sub, "unpaid")
+                        .await
+                        .map_err(classify)?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(|e| Failure::Retry(e.to_string()))?;
+            }
+        }
         if retry_at.is_none() && dunning.final_action == FinalAction::Cancel {
             if let Some(sub) = &subscription {
                 let cancel = crate::subscriptions::SubscriptionCancel {
@@ -469,7 +491,7 @@ impl Worker {
         Ok(())
     }
 
-    /// A past_due subscription with no open invoice left is active again.
+    /// A past_due or unpaid subscription with no open invoice left is active again.
     async fn reactivate(&self, ctx: &Ctx, subscription: Option<String>) -> Result<(), Failure> {
         let Some(sub) = subscription else {
             return Ok(());
@@ -486,7 +508,7 @@ impl Worker {
             .await
             .map_err(|e| Failure::Retry(e.to_string()))?
             == 0;
-        if settled && row.is_some_and(|s| s.status == "past_due") {
+        if settled && row.is_some_and(|s| s.status == "past_due" || s.status == "unpaid") {
             crate::events::set_subscription_status(&mut tx, ctx, &sub, "active")
                 .await
                 .map_err(classify)?;
@@ -519,7 +541,8 @@ pub struct DunningSettings {
     pub object: &'static str,
     /// Days after the first failed automatic charge that it is retried.
     pub retry_days: Vec<u32>,
-    /// cancel (the subscription, at once) or leave_past_due.
+    /// cancel (the subscription, at once), leave_past_due, or mark_unpaid (the subscription
+    /// keeps renewing; its invoices are sent instead of charged until it is paid up).
     pub final_action: String,
 }
 

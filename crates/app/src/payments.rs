@@ -466,7 +466,7 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
         // another invoice open, which this payment does not settle.
         if store::subscriptions::get(tx, &ctx.org_id, &sub)
             .await?
-            .is_some_and(|s| s.status == "past_due")
+            .is_some_and(|s| s.status == "past_due" || s.status == "unpaid")
         {
             past_due.push(sub);
         }

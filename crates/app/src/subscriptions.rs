@@ -719,10 +719,10 @@ pub async fn list(
 ) -> Result<Page<Subscription>> {
     let limit = page_limit(limit)?;
     if let Some(s) = status {
-        if !["trialing", "active", "past_due", "canceled"].contains(&s) {
+        if !["trialing", "active", "past_due", "unpaid", "canceled"].contains(&s) {
             return Err(AppError::invalid(
                 "status",
-                format!("unknown status {s:?}: use trialing, active, past_due or canceled"),
+                format!("unknown status {s:?}: use trialing, active, past_due, unpaid or canceled"),
             ));
         }
     }

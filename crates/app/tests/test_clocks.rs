@@ -9,7 +9,10 @@ use app::jobs::Worker;
 use common::*;
 use gateway::{Gateway, Sandbox};
 
-on_both_backends!(advancing_a_clock_renews_charges_dunns_and_reminds_its_customers_only);
+on_both_backends!(
+    advancing_a_clock_renews_charges_dunns_and_reminds_its_customers_only,
+    when_dunning_marks_a_subscription_unpaid_it_renews_uncharged_until_paid_up,
+);
 
 async fn clock_customer(
     db: &Db,
@@ -186,6 +189,95 @@ async fn advancing_a_clock_renews_charges_dunns_and_reminds_its_customers_only(d
     assert!(
         matches!(back, Err(AppError::Invalid { ref param, .. }) if param == "frozen_time"),
         "{back:?}"
+    );
+    assert_clean(&db).await;
+}
+
+async fn when_dunning_marks_a_subscription_unpaid_it_renews_uncharged_until_paid_up(db: Db) {
+    let gw = Gateway::Sandbox(Sandbox::new());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    app::jobs::set_dunning(
+        &db,
+        &ctx,
+        &app::jobs::DunningUpdate {
+            retry_days: None,
+            final_action: Some("mark_unpaid".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let clock = app::clocks::create(
+        &db,
+        &ctx,
+        &TestClockCreate {
+            name: "unpaid".into(),
+            frozen_time: t("2026-01-01T09:00:00Z"),
+        },
+    )
+    .await
+    .unwrap();
+    let prod = product(&db, &ctx, "Pro").await;
+    let price = monthly_flat(&db, &ctx, &prod.id, "EUR", 10_000).await;
+    let cus = clock_customer(
+        &db,
+        &gw,
+        &ctx,
+        &clock.id,
+        "charge_automatically",
+        Some("tok_chargeDeclined"),
+    )
+    .await;
+    let (sub, _) = app::subscriptions::create(&db, &ctx, &sub_input(&cus, &price.id, None))
+        .await
+        .unwrap();
+    let advance = |to: &str| {
+        let (db, gw, ctx, id) = (db.clone(), gw.clone(), ctx.clone(), clock.id.clone());
+        let to = t(to);
+        async move {
+            app::clocks::advance(&db, &gw, &ctx, &id, &TestClockAdvance { frozen_time: to })
+                .await
+                .unwrap()
+        }
+    };
+    advance("2026-03-15T00:00:00Z").await;
+    let s = app::subscriptions::get(&db, &ctx, &sub.id).await.unwrap();
+    assert_eq!(s.status, "unpaid", "the retries ran out on 8 January");
+    let invs = invoices_of(&db, &ctx, &cus).await;
+    assert_eq!(invs.len(), 3, "it kept renewing: January, February, March");
+    assert!(invs.iter().all(|i| i.status == "open"));
+    assert_eq!(
+        events_of(&db, &ctx, &cus, "payment.failed").await,
+        5,
+        "February's and March's invoices were not charged"
+    );
+    // Paid up by bank transfer: active again (the reactivation runs on the clock).
+    let owed: i64 = invs.iter().map(|i| i.amount_remaining).sum();
+    app::payments::record(
+        &db,
+        &at(&ctx, t("2026-03-15T00:00:00Z")),
+        &app::payments::PaymentCreate {
+            customer: cus.clone(),
+            amount: owed,
+            currency: None,
+            method: "bank_transfer".into(),
+            reference: Some("SEPA-42".into()),
+            invoice: None,
+        },
+    )
+    .await
+    .unwrap();
+    advance("2026-03-16T00:00:00Z").await;
+    let s = app::subscriptions::get(&db, &ctx, &sub.id).await.unwrap();
+    assert_eq!(s.status, "active");
+    // April's renewal is charged automatically again (and declined again: dunning restarts).
+    advance("2026-04-01T12:00:00Z").await;
+    assert_eq!(events_of(&db, &ctx, &cus, "payment.failed").await, 6);
+    assert_eq!(
+        app::subscriptions::get(&db, &ctx, &sub.id)
+            .await
+            .unwrap()
+            .status,
+        "past_due"
     );
     assert_clean(&db).await;
 }

@@ -200,6 +200,9 @@ pub enum FinalAction {
     Cancel,
     /// Leave the subscription past_due for people to decide.
     LeavePastDue,
+    /// Make the subscription `unpaid`: it keeps renewing, but its invoices are sent to be
+    /// paid instead of charged, until a payment settles everything it owes.
+    MarkUnpaid,
 }
 
 impl FinalAction {
@@ -207,8 +210,9 @@ impl FinalAction {
         match s {
             "cancel" => Ok(FinalAction::Cancel),
             "leave_past_due" => Ok(FinalAction::LeavePastDue),
+            "mark_unpaid" => Ok(FinalAction::MarkUnpaid),
             other => Err(BillingError::InvalidTerms(format!(
-                "final action must be cancel or leave_past_due, got {other:?}"
+                "final action must be cancel, leave_past_due or mark_unpaid, got {other:?}"
             ))),
         }
     }
@@ -216,6 +220,7 @@ impl FinalAction {
         match self {
             FinalAction::Cancel => "cancel",
             FinalAction::LeavePastDue => "leave_past_due",
+            FinalAction::MarkUnpaid => "mark_unpaid",
         }
     }
 }
