@@ -20,21 +20,7 @@ async fn auto_customer(db: &Db, gw: &Gateway, ctx: &Ctx, token: Option<&str>) ->
     input.collection_method = Some("charge_automatically".into());
     let c = app::customers::create(db, ctx, &input).await.unwrap();
     if let Some(token) = token {
-        app::payments::attach_method(
-            db,
-            gw,
-            ctx,
-            &PaymentMethodCreate {
-                customer: c.id.clone(),
-                kind: "card".into(),
-                card: None,
-                token: Some(token.into()),
-                bank: None,
-                set_default: None,
-            },
-        )
-        .await
-        .unwrap();
+        attach_card_token(db, gw, ctx, &c.id, token).await;
     }
     c.id
 }
@@ -175,21 +161,7 @@ async fn a_job_that_cannot_succeed_fails_visibly_and_can_be_retried(db: Db) {
         "{failed:?}"
     );
     // The customer adds a card; the job is queued again and succeeds.
-    app::payments::attach_method(
-        &db,
-        &gw,
-        &ctx,
-        &PaymentMethodCreate {
-            customer: c.clone(),
-            kind: "card".into(),
-            card: None,
-            token: Some("tok_mastercard".into()),
-            bank: None,
-            set_default: None,
-        },
-    )
-    .await
-    .unwrap();
+    attach_card_token(&db, &gw, &ctx, &c, "tok_mastercard").await;
     let later = at(&ctx, t("2026-06-02T08:00:00Z"));
     let j = app::jobs::retry(&db, &later, &failed[0].id).await.unwrap();
     assert_eq!(j.status, "queued");

@@ -486,21 +486,7 @@ async fn a_declined_charge_is_an_event_and_a_notification_even_without_an_addres
     let mut input = customer_input("No Mail GmbH", "EUR", "Europe/Berlin", "DE");
     input.collection_method = Some("charge_automatically".into());
     let cus = app::customers::create(&db, &ctx, &input).await.unwrap().id;
-    app::payments::attach_method(
-        &db,
-        &gw,
-        &ctx,
-        &app::payments::PaymentMethodCreate {
-            customer: cus.clone(),
-            kind: "card".into(),
-            card: None,
-            token: Some("tok_chargeDeclined".into()),
-            bank: None,
-            set_default: None,
-        },
-    )
-    .await
-    .unwrap();
+    attach_card_token(&db, &gw, &ctx, &cus, "tok_chargeDeclined").await;
     issue(&db, &ctx, &cus, 9_900).await;
     let mut w = Worker::new(db.clone(), gw);
     w.mailer = mail::Mailer::Off;

@@ -28,21 +28,7 @@ async fn clock_customer(
     input.test_clock = Some(clock.into());
     let c = app::customers::create(db, ctx, &input).await.unwrap();
     if let Some(token) = token {
-        app::payments::attach_method(
-            db,
-            gw,
-            ctx,
-            &app::payments::PaymentMethodCreate {
-                customer: c.id.clone(),
-                kind: "card".into(),
-                card: None,
-                token: Some(token.into()),
-                bank: None,
-                set_default: None,
-            },
-        )
-        .await
-        .unwrap();
+        attach_card_token(db, gw, ctx, &c.id, token).await;
     }
     c.id
 }

@@ -363,3 +363,28 @@ pub fn assert_gapless(numbers: &[String], series: &str, n: usize) {
         got.last()
     );
 }
+
+/// Attaches a card by gateway token (`tok_visa`, …) as the customer's payment method.
+pub async fn attach_card_token(
+    db: &Db,
+    gw: &gateway::Gateway,
+    ctx: &Ctx,
+    customer: &str,
+    token: &str,
+) {
+    app::payments::attach_method(
+        db,
+        gw,
+        ctx,
+        &app::payments::PaymentMethodCreate {
+            customer: customer.to_string(),
+            kind: "card".into(),
+            card: None,
+            token: Some(token.into()),
+            bank: None,
+            set_default: None,
+        },
+    )
+    .await
+    .expect("attach the card");
+}
