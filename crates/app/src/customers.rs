@@ -365,10 +365,7 @@ pub async fn create(db: &Db, ctx: &Ctx, input: &CustomerCreate) -> Result<Custom
             .await?
             .is_none()
         {
-            return Err(AppError::invalid(
-                "test_clock",
-                format!("no such test clock: {clock}"),
-            ));
+            return Err(AppError::not_found("test_clock", clock));
         }
         store::clocks::attach_customer(&mut tx, &ctx.org_id, &row.id, clock).await?;
     }

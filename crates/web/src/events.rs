@@ -8,7 +8,6 @@ use crate::routes::{ctx, list_params, ApiResult, ListParams};
 use crate::AppState;
 use app::{collection, events, notify, webhooks, Page};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
@@ -114,15 +113,14 @@ pub(crate) async fn get_notification(
 }
 
 #[utoipa::path(post, path = "/v1/webhook_endpoints", request_body = webhooks::EndpointCreate, tag = "webhooks",
-    responses((status = 201, body = webhooks::WebhookEndpoint), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = webhooks::WebhookEndpoint), (status = 400, body = ErrorBody)))]
 pub(crate) async fn create_endpoint(
     State(s): State<AppState>,
     org: Org,
     Body(b): Body<webhooks::EndpointCreate>,
-) -> Result<(StatusCode, Json<webhooks::WebhookEndpoint>), crate::error::ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(webhooks::create_endpoint(&s.db, &ctx(&org), &b).await?),
+) -> ApiResult<webhooks::WebhookEndpoint> {
+    Ok(Json(
+        webhooks::create_endpoint(&s.db, &ctx(&org), &b).await?,
     ))
 }
 
@@ -232,16 +230,13 @@ pub fn clock_routes() -> Router<AppState> {
 }
 
 #[utoipa::path(post, path = "/v1/test_clocks", request_body = app::clocks::TestClockCreate, tag = "test_clocks",
-    responses((status = 201, body = app::clocks::TestClock), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = app::clocks::TestClock), (status = 400, body = ErrorBody)))]
 pub(crate) async fn create_clock(
     State(s): State<AppState>,
     org: Org,
     Body(b): Body<app::clocks::TestClockCreate>,
-) -> Result<(StatusCode, Json<app::clocks::TestClock>), crate::error::ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app::clocks::create(&s.db, &ctx(&org), &b).await?),
-    ))
+) -> ApiResult<app::clocks::TestClock> {
+    Ok(Json(app::clocks::create(&s.db, &ctx(&org), &b).await?))
 }
 
 #[utoipa::path(get, path = "/v1/test_clocks", params(ListParams), tag = "test_clocks",

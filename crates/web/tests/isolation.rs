@@ -24,6 +24,9 @@ struct Fixture {
     card_payment: String,
     payment: String,
     refund: String,
+    event: String,
+    endpoint: String,
+    clock: String,
 }
 
 async fn fixture(a: &Client) -> Fixture {
@@ -103,7 +106,25 @@ async fn fixture(a: &Client) -> Fixture {
         )
         .await
         .ok();
+    let event = a.get("/v1/events?limit=1").await.ok();
+    let endpoint = a
+        .post(
+            "/v1/webhook_endpoints",
+            json!({"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"]}),
+        )
+        .await
+        .ok();
+    let clock = a
+        .post(
+            "/v1/test_clocks",
+            json!({"name": "A's", "frozen_time": "2026-01-01T00:00:00Z"}),
+        )
+        .await
+        .ok();
     Fixture {
+        event: s(&event["data"][0]["id"]),
+        endpoint: s(&endpoint["id"]),
+        clock: s(&clock["id"]),
         customer,
         product,
         price,
@@ -139,6 +160,12 @@ async fn snapshot(a: &Client, f: &Fixture) -> Vec<Value> {
         format!("/v1/payments/{}", f.card_payment),
         format!("/v1/payments/{}", f.payment),
         format!("/v1/refunds/{}", f.refund),
+        format!("/v1/events/{}", f.event),
+        format!("/v1/webhook_endpoints/{}", f.endpoint),
+        format!("/v1/test_clocks/{}", f.clock),
+        format!("/v1/customers/{}/timeline?limit=100", f.customer),
+        "/v1/events?limit=100".to_string(),
+        "/v1/webhook_endpoints?limit=100".to_string(),
         "/v1/payments?limit=100".to_string(),
         "/v1/refunds?limit=100".to_string(),
         "/v1/invoices?limit=100".to_string(),
@@ -357,6 +384,29 @@ async fn isolation(srv: common::Server) {
                         "lines": [{"description": "x", "amount": 1}]})),
         ),
         ("GET", format!("/v1/credit_notes/{}", f.credit_note), None),
+        ("GET", format!("/v1/events/{}", f.event), None),
+        (
+            "GET",
+            format!("/v1/customers/{}/timeline", f.customer),
+            None,
+        ),
+        ("GET", format!("/v1/webhook_endpoints/{}", f.endpoint), None),
+        (
+            "POST",
+            format!("/v1/webhook_endpoints/{}", f.endpoint),
+            Some(json!({"url": "http://evil.test/x"})),
+        ),
+        ("GET", format!("/v1/test_clocks/{}", f.clock), None),
+        (
+            "POST",
+            format!("/v1/test_clocks/{}/advance", f.clock),
+            Some(json!({"frozen_time": "2026-02-01T00:00:00Z"})),
+        ),
+        (
+            "POST",
+            "/v1/customers".into(),
+            Some(json!({"name": "On A's clock", "currency": "EUR", "test_clock": f.clock})),
+        ),
         (
             "POST",
             "/v1/credit_notes".into(),
@@ -403,6 +453,9 @@ async fn isolation(srv: common::Server) {
         f.open_invoice.clone(),
         f.draft_invoice.clone(),
         f.credit_note.clone(),
+        f.event.clone(),
+        f.endpoint.clone(),
+        f.clock.clone(),
     ]
     .into();
     for list in [
@@ -413,6 +466,9 @@ async fn isolation(srv: common::Server) {
         "/v1/subscriptions",
         "/v1/invoices",
         "/v1/credit_notes",
+        "/v1/events",
+        "/v1/webhook_endpoints",
+        "/v1/test_clocks",
     ] {
         let b_ids = b.ids(list).await;
         assert!(
