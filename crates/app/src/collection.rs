@@ -245,8 +245,11 @@ pub async fn reminders_of(tx: &mut Tx, org: &str) -> Result<billing::collection:
         .map_err(|e| AppError::Internal(format!("stored reminder days: {e}")))
 }
 
-/// Queues the reminders of invoices paid by invoice: (invoice, due date, customer zone).
-/// Reminders whose moment is already past are skipped.
+/// Queues the first reminder still ahead of invoices paid by invoice: (invoice, due date,
+/// customer zone). Reminders are a chain — each one, when it runs, queues the next of the
+/// organisation's schedule — so an invoice holds one queued reminder at a time. Reminders
+/// whose moment is already past are skipped (no reminder three days before an invoice due
+/// on receipt).
 pub async fn queue_reminders(
     tx: &mut Tx,
     org: &str,
@@ -254,25 +257,40 @@ pub async fn queue_reminders(
     invoices: &[(String, NaiveDate, chrono_tz::Tz)],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let mut tasks = Vec::with_capacity(invoices.len() * reminders.days().len());
-    for (invoice, due, tz) in invoices {
-        for &days in reminders.days() {
-            let at = billing::collection::Reminders::at(*due, days, *tz);
-            if at <= now {
-                // Its moment passed before the invoice was sent (or re-dated): no reminder
-                // three days before an invoice due on receipt.
-                continue;
-            }
-            let task = crate::jobs::Task::InvoiceReminder {
-                invoice: invoice.clone(),
-                due_date: *due,
-                days,
-            };
-            tasks.push((task, at));
-        }
-    }
+    let tasks: Vec<_> = invoices
+        .iter()
+        .filter_map(|(invoice, due, tz)| next_reminder(reminders, invoice, *due, *tz, None, now))
+        .collect();
     crate::jobs::enqueue_at(tx, org, &tasks).await?;
     Ok(())
+}
+
+/// The first reminder of the schedule after `after` days (or the first at all) whose moment
+/// is later than `now`, as a task and its time.
+fn next_reminder(
+    reminders: &billing::collection::Reminders,
+    invoice: &str,
+    due: NaiveDate,
+    tz: chrono_tz::Tz,
+    after: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<(crate::jobs::Task, chrono::DateTime<chrono::Utc>)> {
+    reminders
+        .days()
+        .iter()
+        .filter(|d| after.is_none_or(|a| **d > a))
+        .map(|&days| (days, billing::collection::Reminders::at(due, days, tz)))
+        .find(|(_, at)| *at > now)
+        .map(|(days, at)| {
+            (
+                crate::jobs::Task::InvoiceReminder {
+                    invoice: invoice.to_string(),
+                    due_date: due,
+                    days,
+                },
+                at,
+            )
+        })
 }
 
 /// Queues the reminders of one invoice for its (new) due date, if its customer pays by
@@ -305,8 +323,9 @@ async fn requeue_reminders(
 }
 
 /// The `invoice_reminder` job: records `invoice.reminder` (or `invoice.overdue` after the
-/// due date) if the invoice is still open with something left and still due on `due_date`
-/// (a reminder for a due date that has moved is dropped; the move queued new ones).
+/// due date) if the invoice is still open with something left and still due on `due_date`,
+/// and queues the next reminder of the chain. A reminder for a due date that has moved is
+/// dropped with its chain (the move queued a new one); a settled invoice ends its chain.
 pub async fn remind(
     db: &Db,
     ctx: &Ctx,
@@ -332,6 +351,19 @@ pub async fn remind(
         &data,
     )
     .await?;
+    // The next link of the chain, on the organisation's schedule as it is now.
+    let cus = store::customers::get(&mut tx, &ctx.org_id, &inv.customer_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("customer {} missing", inv.customer_id)))?;
+    let tz = billing::period::parse_tz(&cus.time_zone)
+        .map_err(|e| AppError::Internal(format!("customer {}: {e}", cus.id)))?;
+    let reminders = reminders_of(&mut tx, &ctx.org_id).await?;
+    // Measured from this reminder's own moment, not from now: a worker that runs late
+    // still sends the ones after it, in turn.
+    let this = billing::collection::Reminders::at(due_date, days, tz);
+    if let Some(next) = next_reminder(&reminders, &inv.id, due_date, tz, Some(days), this) {
+        crate::jobs::enqueue_at(&mut tx, &ctx.org_id, &[next]).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -31,24 +31,50 @@ const COLS: &str =
     "id, org_id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, locked_by, \
     locked_until, last_error, created_at, updated_at, finished_at, test_clock_id";
 
-/// Adds jobs; one whose (organisation, kind, dedupe key) exists already is skipped.
-/// Returns how many were added.
-pub async fn enqueue(tx: &mut Tx, rows: &[JobRow]) -> Result<u64> {
-    let mut added = 0;
-    for part in rows.chunks(500) {
-        added += on!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(format!("INSERT INTO jobs ({COLS}) "));
-            qb.push_values(part, |mut b, r| {
-                b.push_bind(&r.id).push_bind(&r.org_id).push_bind(&r.kind).push_bind(&r.payload)
-                    .push_bind(&r.dedupe_key).push_bind(&r.status).push_bind(r.attempts).push_bind(r.max_attempts)
-                    .push_bind(r.run_at).push_bind(&r.locked_by).push_bind(r.locked_until).push_bind(&r.last_error)
-                    .push_bind(r.created_at).push_bind(r.updated_at).push_bind(r.finished_at).push_bind(&r.test_clock_id);
-            });
-            qb.push(" ON CONFLICT (org_id, kind, dedupe_key) DO NOTHING");
-            qb.build().execute(c).await?.rows_affected()
-        });
+impl crate::bulk::Row for JobRow {
+    const TARGET: &'static str =
+        "jobs (id, org_id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, \
+        locked_by, locked_until, last_error, created_at, updated_at, finished_at, test_clock_id)";
+    const COLUMNS: usize = 16;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.kind, self.payload, self.dedupe_key, self.status, self.attempts,
+            self.max_attempts, self.run_at, self.locked_by, self.locked_until, self.last_error, self.created_at,
+            self.updated_at, self.finished_at, self.test_clock_id);
     }
-    Ok(added)
+}
+
+/// Adds jobs; one whose (organisation, kind, dedupe key) exists already is skipped.
+/// Returns how many were added. One statement of arrays on PostgreSQL; one prepared row
+/// statement on SQLite (the bill run queues thousands at a time).
+pub async fn enqueue(tx: &mut Tx, rows: &[JobRow]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    match tx {
+        Tx::Pg(t) => Ok(pg_unnest!(&mut **t,
+            "INSERT INTO jobs (id, org_id, kind, payload, dedupe_key, status, attempts, max_attempts, run_at, \
+             locked_by, locked_until, last_error, created_at, updated_at, finished_at, test_clock_id) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], \
+             $8::int8[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[], \
+             $14::timestamptz[], $15::timestamptz[], $16::text[]) \
+             ON CONFLICT (org_id, kind, dedupe_key) DO NOTHING",
+            rows,
+            |r: &JobRow| r.id.clone(), |r: &JobRow| r.org_id.clone(), |r: &JobRow| r.kind.clone(),
+            |r: &JobRow| r.payload.clone(), |r: &JobRow| r.dedupe_key.clone(), |r: &JobRow| r.status.clone(),
+            |r: &JobRow| r.attempts, |r: &JobRow| r.max_attempts, |r: &JobRow| r.run_at,
+            |r: &JobRow| r.locked_by.clone(), |r: &JobRow| r.locked_until, |r: &JobRow| r.last_error.clone(),
+            |r: &JobRow| r.created_at, |r: &JobRow| r.updated_at, |r: &JobRow| r.finished_at,
+            |r: &JobRow| r.test_clock_id.clone())),
+        Tx::Sqlite(_) => {
+            use crate::bulk::Row;
+            let placeholders = vec!["?"; JobRow::COLUMNS].join(", ");
+            let sql = format!(
+                "INSERT INTO {} VALUES ({placeholders}) ON CONFLICT (org_id, kind, dedupe_key) DO NOTHING",
+                JobRow::TARGET
+            );
+            crate::bulk::sqlite_each(tx, &sql, rows, |r, o| r.put(o)).await
+        }
+    }
 }
 
 /// Claims up to `limit` jobs that are due (queued with `run_at <= now`, or running under a
