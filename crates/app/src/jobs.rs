@@ -245,22 +245,48 @@ impl Worker {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass> {
         let dispatched = crate::events::dispatch(&self.db, now, self.batch.max(100)).await?;
         let mut tx = self.db.begin().await?;
-        let jobs = store::jobs::claim(
+        // Charges are claimed by the thousand and run as one batch (`crate::collect`); the
+        // other jobs `batch` at a time, one after another.
+        let mut jobs = store::jobs::claim_kind(
             &mut tx,
             &self.id,
             now,
             now + LEASE,
-            self.batch,
+            "charge_invoice",
+            crate::collect::BATCH,
             self.clock.as_deref(),
         )
         .await?;
+        jobs.extend(
+            store::jobs::claim(
+                &mut tx,
+                &self.id,
+                now,
+                now + LEASE,
+                self.batch,
+                self.clock.as_deref(),
+            )
+            .await?,
+        );
         tx.commit().await?;
         let mut pass = Pass {
             claimed: jobs.len(),
             dispatched,
             ..Default::default()
         };
-        for j in jobs {
+        use crate::collect::Left;
+        let (charges, others): (Vec<JobRow>, Vec<JobRow>) =
+            jobs.into_iter().partition(|j| j.kind == "charge_invoice");
+        let mut jobs: Vec<(JobRow, Option<Left>)> = Vec::new();
+        if !charges.is_empty() {
+            let b = crate::collect::charge_jobs(&self.db, &self.gateway, &self.id, charges, now)
+                .await?;
+            pass.succeeded += b.succeeded;
+            pass.lost += b.lost;
+            jobs.extend(b.left.into_iter().map(|(j, left)| (j, Some(left))));
+        }
+        jobs.extend(others.into_iter().map(|j| (j, None)));
+        for (j, left) in jobs {
             // A batch runs one job after another: renew the lease of each before running it,
             // so a slow batch never runs a job another worker has taken over.
             let mut tx = self.db.begin().await?;
@@ -270,7 +296,20 @@ impl Worker {
                 pass.lost += 1;
                 continue;
             }
-            let outcome = self.execute(&j, now).await;
+            let ctx = Ctx::new(j.org_id.clone(), now);
+            let outcome = match left {
+                None | Some(Left::Single) => self.execute(&j, now).await,
+                // What a batch left of a charge: the rest of `execute` after `charge_invoice`.
+                Some(Left::Declined {
+                    invoice,
+                    subscription,
+                }) => {
+                    self.after_decline(&ctx, &invoice, subscription, 1, now)
+                        .await
+                }
+                Some(Left::Settled { subscription }) => self.reactivate(&ctx, subscription).await,
+                Some(Left::Failed(e)) => Err(classify(e)),
+            };
             let mut tx = self.db.begin().await?;
             match outcome {
                 Ok(()) => {

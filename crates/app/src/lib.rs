@@ -8,6 +8,7 @@
 pub mod billrun;
 pub mod catalog;
 pub mod clocks;
+pub mod collect;
 pub mod collection;
 pub mod customers;
 pub mod demo;

@@ -10,9 +10,12 @@
 //!
 //! `bench collect --invoices N [--workers 2]`: the same N customers, charged automatically,
 //! each with a default sandbox card; the bill run (untimed) finalizes one invoice each and
-//! queues N `charge_invoice` jobs; then `--workers` job workers run them at once (each
-//! charge: a pending payment, the gateway call, allocation and ledger posting, the job
-//! marked done). Prints payments/s, then verify.
+//! queues N `charge_invoice` jobs; then `--workers` job workers run them at once, charging
+//! up to 1,000 per pass as one batch (`app::collect`: pending payments, the gateway calls,
+//! then payments, allocations, ledger postings, events and the jobs marked done in bulk).
+//! The workers stop when a pass finds nothing to claim and no event to dispatch. Prints
+//! payments/s until the last charge job was done, how long dispatching the events (and
+//! running the notification jobs they queue) took after that, then verify.
 
 use anyhow::{bail, Context, Result};
 use billing::ids::*;
@@ -389,6 +392,9 @@ async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
 
     let gateway = gateway::Gateway::Sandbox(gateway::Sandbox::new());
     let started = Instant::now();
+    // When the last charge job is done; the workers go on dispatching the events the
+    // charges wrote (and sending the notifications they call for) until nothing is left.
+    let charged = tokio::spawn(charges_done(db.clone(), started));
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let w = app::jobs::Worker::new(db.clone(), gateway.clone());
@@ -398,19 +404,27 @@ async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
                 let p = w.run_once(at).await?;
                 done.succeeded += p.succeeded;
                 done.failed += p.failed + p.retried + p.lost;
-                if p.claimed == 0 {
+                done.dispatched += p.dispatched;
+                if p.claimed == 0 && p.dispatched == 0 {
                     return Ok::<_, app::AppError>(done);
                 }
             }
         }));
     }
-    let (mut succeeded, mut other) = (0, 0);
+    let (mut succeeded, mut other, mut dispatched) = (0, 0, 0);
     for t in tasks {
         let p = t.await?.map_err(|e| anyhow::anyhow!("worker: {e}"))?;
         succeeded += p.succeeded;
         other += p.failed;
+        dispatched += p.dispatched;
     }
     let secs = started.elapsed().as_secs_f64();
+    charged.abort();
+    let charge_secs = match charged.await {
+        Ok(Ok(s)) => s,
+        // Stopped before it saw the queue empty: the charges took the whole run.
+        _ => secs,
+    };
     let (violations, payments) = {
         let mut tx = db.read().await?;
         (
@@ -420,10 +434,17 @@ async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
     };
     println!("backend            {backend}");
     println!("invoices           {}", report.invoices_created);
-    println!("jobs               {succeeded}");
+    println!("jobs               {succeeded} (charges and the notifications they caused)");
+    println!("events dispatched  {dispatched}");
     println!("payments           {payments}");
-    println!("collection         {secs:.2} s with {workers} worker(s)");
-    println!("payments/s         {:.0}", payments as f64 / secs);
+    println!("charging           {charge_secs:.2} s with {workers} worker(s) (until the last charge job was done)");
+    println!("payments/s         {:.0}", payments as f64 / charge_secs);
+    println!(
+        "dispatch           {:.2} s more to dispatch the events and run the notification jobs",
+        (secs - charge_secs).max(0.0)
+    );
+    println!("collection         {secs:.2} s in all");
+    println!("payments/s overall {:.0}", payments as f64 / secs);
     println!("verify             {} violation(s)", violations.len());
     for v in &violations {
         println!("VIOLATION {}: {}", v.invariant, v.detail);
@@ -436,6 +457,23 @@ async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
         bail!("verify found {} violation(s)", violations.len());
     }
     Ok(())
+}
+
+/// Seconds from `started` until no `charge_invoice` job is queued or running, polled every
+/// 50 ms (through the `jobs_ready` index).
+async fn charges_done(db: Db, started: Instant) -> Result<f64> {
+    let sql = "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND test_clock_id IS NULL \
+               AND kind = 'charge_invoice'";
+    loop {
+        let left: i64 = match &db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+            Db::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await?,
+        };
+        if left == 0 {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn baseline(db: &Db, rows: usize) -> Result<f64> {

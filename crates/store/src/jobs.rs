@@ -93,15 +93,19 @@ pub async fn claim(
         Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
         Tx::Sqlite(_) => "",
     };
+    // Due jobs are read off the `jobs_ready` (wall clock: the first test repeats its
+    // predicate, so both planners may use it) or `jobs_clock` partial index in `run_at`
+    // order, stopping after `limit`. (Ordering by `run_at, id` made both backends read and
+    // sort every due job for each claim: a queue of N jobs took O(N²) to drain.)
     let which = if clock.is_some() {
         "test_clock_id = $5"
     } else {
-        "test_clock_id IS NULL AND CAST($5 AS TEXT) IS NULL"
+        "status IN ('queued', 'running') AND test_clock_id IS NULL AND CAST($5 AS TEXT) IS NULL"
     };
     let sql = format!(
         "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $3, attempts = attempts + 1, updated_at = $2 \
          WHERE id IN (SELECT id FROM jobs WHERE {which} AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2)) \
-                      ORDER BY run_at, id LIMIT $4{skip}) \
+                      ORDER BY run_at LIMIT $4{skip}) \
          RETURNING {COLS}"
     );
     Ok(
@@ -177,4 +181,73 @@ pub async fn requeue(tx: &mut Tx, org_id: &str, id: &str, now: DateTime<Utc>) ->
          WHERE org_id = $1 AND id = $2 AND status = 'failed'")
         .bind(org_id).bind(id).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
+}
+
+/// As [`claim`], for the jobs of one `kind` only (the worker's batch of `charge_invoice`
+/// jobs). The due jobs are found through the `jobs_ready` (wall clock) or `jobs_clock`
+/// (test clock) partial index, in `run_at` order, so a claim reads about `limit` index
+/// entries however long the queue is.
+#[allow(clippy::too_many_arguments)]
+pub async fn claim_kind(
+    tx: &mut Tx,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    kind: &str,
+    limit: i64,
+    clock: Option<&str>,
+) -> Result<Vec<JobRow>> {
+    let skip = match tx {
+        Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
+        Tx::Sqlite(_) => "",
+    };
+    // The first test repeats `jobs_ready`'s predicate, so that the planners of both
+    // backends may use that index.
+    let which = if clock.is_some() {
+        "test_clock_id = $6"
+    } else {
+        "status IN ('queued', 'running') AND test_clock_id IS NULL AND CAST($6 AS TEXT) IS NULL"
+    };
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $3, attempts = attempts + 1, updated_at = $2 \
+         WHERE id IN (SELECT id FROM jobs WHERE {which} AND kind = $5 \
+                      AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2)) \
+                      ORDER BY run_at LIMIT $4{skip}) \
+         RETURNING {COLS}"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(now).bind(lease_until).bind(limit)
+        .bind(kind).bind(clock).fetch_all(c).await?),
+    )
+}
+
+/// Marks the jobs the worker still holds among `ids` as succeeded (as [`finish`] does for
+/// one). Returns how many were marked; the others' leases were lost.
+pub async fn finish_many(
+    tx: &mut Tx,
+    ids: &[String],
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    // (`?N` on SQLite: its parameters are numbered by first appearance, not by `$N`.)
+    const SET: &str = "UPDATE jobs SET status = 'succeeded', finished_at = ?2, updated_at = ?2, locked_by = NULL, \
+        locked_until = NULL, last_error = NULL WHERE locked_by = ?1 AND status = 'running' AND id ";
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    match tx {
+        Tx::Pg(t) => Ok(sqlx::query(&format!("{SET}= ANY(?3)").replace('?', "$"))
+            .bind(worker)
+            .bind(now)
+            .bind(ids)
+            .execute(&mut **t)
+            .await?
+            .rows_affected()),
+        Tx::Sqlite(_) => {
+            crate::bulk::sqlite_each(tx, &format!("{SET}= ?3"), ids, |id, o| {
+                fields!(o; worker, now, id.as_str());
+            })
+            .await
+        }
+    }
 }

@@ -47,8 +47,11 @@ pub async fn claim_undispatched(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>
         Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
         Tx::Sqlite(_) => "",
     };
+    // In `created_at` order only, read off the `events_undispatched` partial index: with `, id`
+    // both backends sorted every undispatched event for each claim (events written at the
+    // same instant — a bill run's, a batch of charges' — are common).
     let sql = format!(
-        "SELECT {EVENT_COLS} FROM events WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1{skip}"
+        "SELECT {EVENT_COLS} FROM events WHERE dispatched_at IS NULL ORDER BY created_at LIMIT $1{skip}"
     );
     Ok(on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(limit).fetch_all(c).await?))
 }

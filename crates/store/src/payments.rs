@@ -413,3 +413,235 @@ pub async fn open_invoices_of_subscription(
         "SELECT COUNT(*) FROM invoices WHERE org_id = $1 AND subscription_id = $2 AND status = 'open' AND amount_remaining > 0")
         .bind(org_id).bind(subscription_id).fetch_one(c).await?))
 }
+
+// --- batch charging (`app::collect`) -------------------------------------------------------
+//
+// The same rows as above, read and written a batch at a time: lookups by id lists
+// (`select_in!`), inserts through `bulk` (COPY on PostgreSQL, one prepared statement
+// stepped per row on SQLite), updates as one `UPDATE … FROM UNNEST(…)` on PostgreSQL and a
+// prepared single-row `UPDATE` per row on SQLite.
+
+impl crate::bulk::Row for PaymentRow {
+    const TARGET: &'static str = "payments (id, org_id, customer_id, payment_method_id, method, status, currency, amount, \
+        amount_applied, amount_refunded, invoice_id, gateway, gateway_reference, reference, failure_code, failure_message, \
+        created_at, updated_at)";
+    const COLUMNS: usize = 18;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.customer_id, self.payment_method_id, self.method, self.status,
+            self.currency, self.amount, self.amount_applied, self.amount_refunded, self.invoice_id, self.gateway,
+            self.gateway_reference, self.reference, self.failure_code, self.failure_message, self.created_at,
+            self.updated_at);
+    }
+}
+
+impl crate::bulk::Row for AllocationRow {
+    const TARGET: &'static str = "payment_allocations (payment_id, invoice_id, org_id, amount)";
+    const COLUMNS: usize = 4;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.payment_id, self.invoice_id, self.org_id, self.amount);
+    }
+}
+
+/// Inserts payments in bulk.
+pub async fn insert_payments(tx: &mut Tx, rows: &[PaymentRow]) -> Result<u64> {
+    crate::bulk::insert(tx, rows).await
+}
+
+/// Inserts allocations in bulk.
+pub async fn insert_allocation_rows(tx: &mut Tx, rows: &[AllocationRow]) -> Result<u64> {
+    crate::bulk::insert(tx, rows).await
+}
+
+/// (id, status) of the organisation's payments among `ids`, in id order, locked for the
+/// rest of the transaction (PostgreSQL; SQLite's write transaction holds the database).
+pub async fn payment_statuses_for_update(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, String)>> {
+    let tail = format!(" ORDER BY id{}", tx.for_update());
+    Ok(select_in!(
+        tx,
+        (String, String),
+        "SELECT id, status FROM payments WHERE org_id = ",
+        org_id,
+        "id",
+        ids,
+        tail.as_str()
+    ))
+}
+
+/// Writes the mutable fields of many payments (as [`update_payment`] does for one).
+pub async fn update_payments(tx: &mut Tx, rows: &[PaymentRow]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    match tx {
+        Tx::Pg(t) => Ok(pg_unnest!(
+            &mut **t,
+            "UPDATE payments AS p SET status = u.status, amount_applied = u.amount_applied, \
+             amount_refunded = u.amount_refunded, gateway_reference = u.gateway_reference, \
+             failure_code = u.failure_code, failure_message = u.failure_message, updated_at = u.updated_at \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[], \
+                         $8::text[], $9::timestamptz[]) \
+                  AS u(org_id, id, status, amount_applied, amount_refunded, gateway_reference, failure_code, \
+                       failure_message, updated_at) \
+             WHERE p.org_id = u.org_id AND p.id = u.id",
+            rows,
+            |r: &PaymentRow| r.org_id.clone(),
+            |r: &PaymentRow| r.id.clone(),
+            |r: &PaymentRow| r.status.clone(),
+            |r: &PaymentRow| r.amount_applied,
+            |r: &PaymentRow| r.amount_refunded,
+            |r: &PaymentRow| r.gateway_reference.clone(),
+            |r: &PaymentRow| r.failure_code.clone(),
+            |r: &PaymentRow| r.failure_message.clone(),
+            |r: &PaymentRow| r.updated_at,
+        )),
+        Tx::Sqlite(_) => {
+            crate::bulk::sqlite_each(
+                tx,
+                "UPDATE payments SET status = ?3, amount_applied = ?4, amount_refunded = ?5, gateway_reference = ?6, \
+                 failure_code = ?7, failure_message = ?8, updated_at = ?9 WHERE org_id = ?1 AND id = ?2",
+                rows,
+                |r, o| {
+                    fields!(o; r.org_id, r.id, r.status, r.amount_applied, r.amount_refunded, r.gateway_reference,
+                        r.failure_code, r.failure_message, r.updated_at);
+                },
+            )
+            .await
+        }
+    }
+}
+
+/// An invoice to charge, with its customer's default card (if the default method is a card)
+/// and whether a card payment of it is pending at the gateway.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChargeableRow {
+    #[sqlx(flatten)]
+    pub invoice: crate::invoices::InvoiceRow,
+    pub method_id: Option<String>,
+    pub method_gateway: Option<String>,
+    pub method_token: Option<String>,
+    pub pending: bool,
+}
+
+/// The columns of `invoices::InvoiceRow`, of the invoice `i`.
+const INVOICE_COLS: &str = "i.id, i.org_id, i.customer_id, i.subscription_id, i.billing_reason, i.billing_period_start, \
+    i.period_start, i.period_end, i.status, i.currency, i.number, i.subtotal, i.total_discount, i.total_tax, i.total_net, \
+    i.total, i.credit_applied, i.credit_to_balance, i.amount_due, i.amount_paid, i.amount_credited, i.amount_remaining, \
+    i.tax_note, i.memo, i.created_at, i.finalized_at, i.voided_at, i.marked_uncollectible_at, i.due_date";
+
+/// `FOR UPDATE OF i` on PostgreSQL (the invoices only, not the rows joined to them).
+fn lock_invoices(tx: &Tx) -> &'static str {
+    match tx {
+        Tx::Pg(_) => " FOR UPDATE OF i",
+        Tx::Sqlite(_) => "",
+    }
+}
+
+/// The open invoices with something left to pay among `ids`, locked (in id order, on
+/// PostgreSQL) for the rest of the transaction, with what charging them needs.
+pub async fn chargeable_for_update(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<ChargeableRow>> {
+    let head = format!(
+        "SELECT {INVOICE_COLS}, m.id AS method_id, m.gateway AS method_gateway, m.gateway_token AS method_token, \
+         EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = i.id AND p.org_id = i.org_id \
+                 AND p.status = 'pending') AS pending \
+         FROM invoices i LEFT JOIN payment_methods m ON m.customer_id = i.customer_id \
+              AND m.org_id = i.org_id AND m.is_default AND m.detached_at IS NULL AND m.kind = 'card' \
+         WHERE i.org_id = "
+    );
+    let tail = format!(
+        " AND i.status = 'open' AND i.amount_remaining > 0 ORDER BY i.id{}",
+        lock_invoices(tx)
+    );
+    Ok(select_in!(
+        tx,
+        ChargeableRow,
+        head.as_str(),
+        org_id,
+        "i.id",
+        ids,
+        tail.as_str()
+    ))
+}
+
+/// What a payment may find changed on its invoice since it was made (read again under the
+/// lock before it is applied), with the customer's collection method and the
+/// subscription's status.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PayableRow {
+    pub id: String,
+    pub status: String,
+    pub currency: String,
+    pub amount_paid: i64,
+    pub amount_credited: i64,
+    pub amount_remaining: i64,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub collection_method: String,
+    pub subscription_status: Option<String>,
+}
+
+/// [`PayableRow`]s of the organisation's invoices among `ids`, locked (in id order, on
+/// PostgreSQL) for the rest of the transaction.
+pub async fn payable_for_update(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<PayableRow>> {
+    let tail = format!(" ORDER BY i.id{}", lock_invoices(tx));
+    Ok(select_in!(
+        tx,
+        PayableRow,
+        "SELECT i.id, i.status, i.currency, i.amount_paid, i.amount_credited, i.amount_remaining, i.due_date, \
+         c.collection_method, s.status AS subscription_status FROM invoices i \
+         JOIN customers c ON c.id = i.customer_id \
+         LEFT JOIN subscriptions s ON s.id = i.subscription_id WHERE i.org_id = ",
+        org_id,
+        "i.id",
+        ids,
+        tail.as_str()
+    ))
+}
+
+/// Writes what payments changed on many invoices: amount paid, amount remaining, status.
+pub async fn set_invoice_payments(
+    tx: &mut Tx,
+    rows: &[crate::invoices::InvoiceRow],
+) -> Result<u64> {
+    use crate::invoices::InvoiceRow;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    match tx {
+        Tx::Pg(t) => Ok(pg_unnest!(
+            &mut **t,
+            "UPDATE invoices AS i SET amount_paid = u.amount_paid, amount_remaining = u.amount_remaining, \
+             status = u.status \
+             FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) \
+                  AS u(org_id, id, amount_paid, amount_remaining, status) \
+             WHERE i.org_id = u.org_id AND i.id = u.id",
+            rows,
+            |r: &InvoiceRow| r.org_id.clone(),
+            |r: &InvoiceRow| r.id.clone(),
+            |r: &InvoiceRow| r.amount_paid,
+            |r: &InvoiceRow| r.amount_remaining,
+            |r: &InvoiceRow| r.status.clone(),
+        )),
+        Tx::Sqlite(_) => {
+            crate::bulk::sqlite_each(
+                tx,
+                "UPDATE invoices SET amount_paid = ?3, amount_remaining = ?4, status = ?5 WHERE org_id = ?1 AND id = ?2",
+                rows,
+                |r, o| {
+                    fields!(o; r.org_id, r.id, r.amount_paid, r.amount_remaining, r.status);
+                },
+            )
+            .await
+        }
+    }
+}
