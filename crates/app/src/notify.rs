@@ -245,6 +245,8 @@ pub async fn send(
         subject: subject.clone(),
         body: body.clone(),
         message_id: format!("{id}@ledgerdesk"),
+        in_reply_to: None,
+        references: vec![],
     };
     match mailer.send(&email).await {
         Ok(()) => {
