@@ -1177,7 +1177,7 @@ fn customer_input(rng: &mut StdRng, i: usize, used: &mut BTreeSet<String>) -> Cu
         // a third due on receipt, a third net 14, a third net 30; every fourth charged
         // automatically.
         collection_method: Some(
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 "charge_automatically"
             } else {
                 "send_invoice"

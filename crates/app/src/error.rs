@@ -23,6 +23,9 @@ pub enum AppError {
     Gateway { code: &'static str, message: String },
     #[error("authentication failed: {0}")]
     Unauthenticated(String),
+    /// Authenticated, but the role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

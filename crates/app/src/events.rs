@@ -44,6 +44,8 @@ pub const TYPES: &[&str] = &[
     "subscription.created",
     "subscription.updated",
     "subscription.canceled",
+    "ticket.sla_warning",
+    "ticket.sla_breached",
 ];
 
 /// A new event row (not yet written).
@@ -403,7 +405,11 @@ pub struct TimelineEntry {
 }
 
 /// A customer's timeline, newest first: every event of the account (invoices, payments,
-/// plan changes, credits, reminders) with the notifications sent about it.
+/// plan changes, credits, reminders) with the notifications sent about it, and every desk
+/// interaction (`interaction.message`, `interaction.note`, `interaction.call`,
+/// `interaction.chat`; `data.direction` says inbound, outbound or internal). Both kinds of
+/// id carry their creation instant after the prefix, so the two lists merge by that part
+/// and `starting_after` may be either kind of id.
 pub async fn timeline(
     db: &Db,
     ctx: &Ctx,
@@ -417,18 +423,39 @@ pub async fn timeline(
     store::customers::get(&mut tx, &ctx.org_id, customer)
         .await?
         .ok_or_else(|| AppError::not_found("customer", customer))?;
+    let suffix = match starting_after {
+        Some(c) => Some(
+            c.split_once('_')
+                .map(|(_, s)| s.to_string())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    AppError::invalid("starting_after", format!("{c:?} is not an id"))
+                })?,
+        ),
+        None => None,
+    };
+    let evt_cursor = suffix.as_ref().map(|s| format!("evt_{s}"));
+    let int_cursor = suffix.as_ref().map(|s| format!("int_{s}"));
     let rows = store::outbox::list_events(
         &mut tx,
         &ctx.org_id,
         None,
         Some(customer),
-        starting_after,
+        evt_cursor.as_deref(),
+        limit + 1,
+    )
+    .await?;
+    let interactions = crate::desk::tickets::customer_interactions(
+        &mut tx,
+        &ctx.org_id,
+        customer,
+        int_cursor.as_deref(),
         limit + 1,
     )
     .await?;
     let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
     let notes = store::outbox::notifications_of_events(&mut tx, &ctx.org_id, &ids).await?;
-    let entries = rows
+    let mut entries: Vec<TimelineEntry> = rows
         .iter()
         .map(|e| {
             let v = view(e);
@@ -446,5 +473,19 @@ pub async fn timeline(
             }
         })
         .collect();
+    entries.extend(interactions.into_iter().map(|i| TimelineEntry {
+        id: i.id.clone(),
+        object: "timeline_entry",
+        kind: format!("interaction.{}", i.kind),
+        created: i.created,
+        data: serde_json::to_value(&i).unwrap_or(Value::Null),
+        notifications: vec![],
+    }));
+    let key = |id: &str| {
+        id.split_once('_')
+            .map(|(_, s)| s.to_string())
+            .unwrap_or_default()
+    };
+    entries.sort_by_key(|e| std::cmp::Reverse(key(&e.id)));
     Ok(Page::from_rows(entries, limit))
 }

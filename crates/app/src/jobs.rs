@@ -79,6 +79,18 @@ pub enum Task {
         due_date: chrono::NaiveDate,
         days: i64,
     },
+    /// Email one outbound desk message (reply, acknowledgement, survey).
+    SendDeskEmail {
+        interaction: String,
+    },
+    /// Check a ticket's SLA clock (`first_response` or `resolution`) at its warning or
+    /// breach instant; nothing if the clock stopped or its due instant moved.
+    SlaCheck {
+        ticket: String,
+        clock: String,
+        level: String,
+        due: DateTime<Utc>,
+    },
 }
 
 impl Task {
@@ -90,6 +102,8 @@ impl Task {
             Task::SendNotification { .. } => "send_notification",
             Task::DeliverWebhook { .. } => "deliver_webhook",
             Task::InvoiceReminder { .. } => "invoice_reminder",
+            Task::SendDeskEmail { .. } => "send_desk_email",
+            Task::SlaCheck { .. } => "sla_check",
         }
     }
     /// The invoice the task is about, if any.
@@ -130,6 +144,13 @@ impl Task {
                 due_date,
                 days,
             } => format!("{invoice}:{due_date}:{days}"),
+            Task::SendDeskEmail { interaction } => interaction.clone(),
+            Task::SlaCheck {
+                ticket,
+                clock,
+                level,
+                due,
+            } => format!("{ticket}:{clock}:{level}:{}", due.timestamp()),
         }
     }
 }
@@ -386,6 +407,33 @@ impl Worker {
                 days,
             } => {
                 return crate::collection::remind(&self.db, &ctx, invoice, *due_date, *days)
+                    .await
+                    .map_err(classify);
+            }
+            Task::SendDeskEmail { interaction } => {
+                use crate::desk::inbound::Sent;
+                return match crate::desk::inbound::send(
+                    &self.db,
+                    &self.mailer,
+                    &j.org_id,
+                    interaction,
+                    last_attempt,
+                )
+                .await
+                .map_err(classify)?
+                {
+                    Sent::Done => Ok(()),
+                    Sent::Retry(e) => Err(Failure::Retry(e)),
+                    Sent::Refused(e) => Err(Failure::Permanent(e)),
+                };
+            }
+            Task::SlaCheck {
+                ticket,
+                clock,
+                level,
+                due,
+            } => {
+                return crate::desk::tickets::sla_check(&self.db, &ctx, ticket, clock, level, *due)
                     .await
                     .map_err(classify);
             }

@@ -12,6 +12,7 @@ pub mod collect;
 pub mod collection;
 pub mod customers;
 pub mod demo;
+pub mod desk;
 pub mod error;
 pub mod events;
 pub mod invoicing;

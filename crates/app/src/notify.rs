@@ -82,6 +82,14 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
+/// Renders a one-off template (a desk macro) with the email filters (`money`, `date`);
+/// `context.lang` picks the language of the filters. Unknown placeholders are errors.
+pub fn render_str(src: &str, context: &serde_json::Value) -> Result<String, String> {
+    env()
+        .render_str(src, minijinja::value::Serde(context))
+        .map_err(|e| e.to_string())
+}
+
 fn lang_of(state: &State) -> String {
     state
         .lookup("lang")

@@ -43,6 +43,7 @@ pub async fn create_org(db: &Db, name: &str, country: &str, now: DateTime<Utc>) 
         },
     )
     .await?;
+    store::desk::insert_default_teams(&mut tx, &org_id).await?;
     let secret = new_secret();
     store::orgs::insert_api_key(
         &mut tx,

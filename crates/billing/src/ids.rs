@@ -98,4 +98,17 @@ ids! {
     WebhookEndpointId => "we", "webhook endpoint";
     WebhookDeliveryId => "whd", "webhook delivery";
     TestClockId => "clock", "test clock";
+    StaffId => "stf", "staff user";
+    StaffSessionId => "sess", "staff session";
+    TicketId => "tkt", "ticket";
+    StatusChangeId => "tsc", "ticket status change";
+    InteractionId => "int", "interaction";
+    AttachmentId => "att", "attachment";
+    CalendarId => "cal", "business calendar";
+    SlaPolicyId => "sla", "SLA policy";
+    VerificationId => "idv", "identity verification";
+    IdentityFailureId => "idf", "identity failure";
+    TicketActionId => "tka", "ticket action";
+    SurveyId => "csat", "CSAT survey";
+    MacroId => "mac", "macro";
 }

@@ -338,7 +338,16 @@ async fn work(worker: app::jobs::Worker, exit_when_idle: bool) -> app::jobs::Pas
     }
 }
 
+/// The store's invariants, then every organisation's audit chain.
 async fn verify(db: &Db) -> Result<Vec<store::verify::Violation>> {
     let mut tx = db.read().await?;
-    Ok(store::verify::check_all(&mut tx).await?)
+    let mut out = store::verify::check_all(&mut tx).await?;
+    drop(tx);
+    for detail in app::desk::audit::verify_chains(db).await? {
+        out.push(store::verify::Violation {
+            invariant: "audit_chain",
+            detail,
+        });
+    }
+    Ok(out)
 }

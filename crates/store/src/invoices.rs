@@ -150,6 +150,18 @@ pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<InvoiceRo
     )
 }
 
+/// A customer's newest open invoice (finalized last).
+pub async fn newest_open(
+    tx: &mut Tx,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<Option<InvoiceRow>> {
+    let sql = format!("SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND customer_id = $2 AND status = 'open' ORDER BY finalized_at DESC, id DESC LIMIT 1");
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, InvoiceRow>(&sql).bind(org_id).bind(customer_id).fetch_optional(c).await?),
+    )
+}
+
 pub async fn get_for_update(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<InvoiceRow>> {
     let sql = format!(
         "SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND id = $2{}",

@@ -18,6 +18,7 @@ pub mod billruns;
 pub mod catalog;
 pub mod clocks;
 pub mod customers;
+pub mod desk;
 pub mod idempotency;
 pub mod invoices;
 pub mod jobs;

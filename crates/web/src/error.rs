@@ -94,6 +94,13 @@ impl From<AppError> for ApiError {
                 m,
                 None,
             ),
+            AppError::Forbidden(m) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "permission_denied",
+                m,
+                None,
+            ),
             AppError::Store(store::StoreError::Conflict(m)) => ApiError::new(
                 StatusCode::CONFLICT,
                 "invalid_request_error",

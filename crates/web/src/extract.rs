@@ -36,12 +36,49 @@ impl FromRequestParts<AppState> for Org {
                 None,
             ));
         };
+        if key.starts_with("ses_") {
+            let (org, _, _) =
+                app::desk::staff::authenticate(&state.db, key, chrono::Utc::now()).await?;
+            return Ok(Org(org));
+        }
         if let Some(org) = state.key_cache.get(key) {
             return Ok(Org(org));
         }
         let org = app::orgs::authenticate(&state.db, key).await?;
         state.key_cache.put(key, &org);
         Ok(Org(org))
+    }
+}
+
+/// Who acts on the desk: a staff session (`Bearer ses_…`) acts as that staff user with
+/// their role; an API key acts as the organisation's integration (role admin).
+pub struct Staff(pub app::desk::StaffCtx);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let now = chrono::Utc::now();
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        if key.starts_with("ses_") {
+            let (org, id, role) = app::desk::staff::authenticate(&state.db, key, now).await?;
+            return Ok(Staff(app::desk::StaffCtx::staff(
+                app::Ctx::new(org, now),
+                id,
+                role,
+            )));
+        }
+        let Org(org) = Org::from_request_parts(parts, state).await?;
+        Ok(Staff(app::desk::StaffCtx::api_key(app::Ctx::new(org, now))))
     }
 }
 

@@ -4,6 +4,7 @@
 //! Handlers are thin: parse, call one use case of `app`, serialize. The clock is read here,
 //! at the edge, and passed down in `app::Ctx`.
 
+mod desk;
 mod error;
 mod events;
 mod extract;

@@ -43,8 +43,13 @@ impl Modify for BearerAuth {
         crate::events::update_endpoint, crate::events::list_deliveries, crate::events::get_delivery, crate::events::replay_delivery,
         crate::events::get_reminders, crate::events::set_reminders,
         crate::events::create_clock, crate::events::list_clocks, crate::events::get_clock, crate::events::advance_clock,
+        crate::desk::create_staff, crate::desk::list_staff, crate::desk::update_staff, crate::desk::login, crate::desk::logout,
+        crate::desk::create_ticket, crate::desk::list_tickets, crate::desk::get_ticket, crate::desk::update_ticket,
+        crate::desk::reply, crate::desk::note, crate::desk::merge, crate::desk::attachment, crate::desk::inbound_email,
+        crate::desk::save_macro, crate::desk::list_macros, crate::desk::create_calendar, crate::desk::save_policy,
+        crate::desk::list_policies, crate::desk::audit_log,
     ),
-    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"), (name = "test_clocks"))
+    tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"), (name = "test_clocks"), (name = "desk"))
 )]
 pub struct ApiDoc;
 

@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::payments::routes())
         .merge(crate::jobs::routes())
         .merge(crate::events::routes())
+        .merge(crate::desk::routes())
         .merge(crate::events::clock_routes())
         .fallback(|| async {
             ApiError::new(

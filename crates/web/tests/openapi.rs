@@ -44,6 +44,7 @@ fn registered_routes() -> BTreeSet<(String, String)> {
     let src: String = [
         "src/routes.rs",
         "src/payments.rs",
+        "src/desk.rs",
         "src/jobs.rs",
         "src/events.rs",
     ]
