@@ -173,7 +173,7 @@ pub fn aging_csv(r: &AgingReport) -> String {
 
 /// Quotes a field when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
 /// `@` is prefixed with `'` so spreadsheets do not run it as a formula.
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@']) {
         format!("'{s}")
     } else {

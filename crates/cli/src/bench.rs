@@ -8,6 +8,13 @@
 //! Prints invoices/s and rows written/s, and, as the machine's own limit in the same run,
 //! rows/s of a plain multi-row insert of as many rows into the same database.
 //!
+//! `bench desk --emails N`: an organisation with 2,000 customers (emails on file) and an
+//! SLA policy; N generated emails of 2–3 KB (four in five from customers, one in five
+//! from unknown senders, one in ten a reply to an earlier email by In-Reply-To, one in
+//! five in Russian) ingested in batches of 1,000 through `app::desk::inbound::ingest_batch`
+//! — parse, dedupe, thread, match the sender, store ticket, status change, interaction and
+//! acknowledgement, queue the acknowledgement and SLA jobs. Prints emails/s, then verify.
+//!
 //! `bench collect --invoices N [--workers 2]`: the same N customers, charged automatically,
 //! each with a default sandbox card; the bill run (untimed) finalizes one invoice each and
 //! queues N `charge_invoice` jobs; then `--workers` job workers run them at once, charging
@@ -34,6 +41,12 @@ pub enum Which {
         #[arg(long, default_value_t = 100_000)]
         subscriptions: usize,
     },
+    /// Inbound email throughput: N raw emails parsed, threaded, matched to customers and
+    /// stored, with their acknowledgements queued.
+    Desk {
+        #[arg(long, default_value_t = 100_000)]
+        emails: usize,
+    },
     /// Collection throughput: N open invoices of customers charged automatically, each
     /// charged through the job queue and the sandbox gateway.
     Collect {
@@ -49,6 +62,7 @@ pub async fn run(url: &str, which: Which) -> Result<()> {
     match which {
         Which::BillRun { subscriptions } => bill_run(url, subscriptions).await,
         Which::Collect { invoices, workers } => collect(url, invoices, workers).await,
+        Which::Desk { emails } => desk(url, emails).await,
     }
 }
 
@@ -492,4 +506,129 @@ async fn baseline(db: &Db, rows: usize) -> Result<f64> {
     store::bench::insert_baseline(&mut tx, &data).await?;
     tx.commit().await?;
     Ok(started.elapsed().as_secs_f64())
+}
+
+async fn desk(url: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        bail!("--emails must be at least 1");
+    }
+    let (db, path, schema) = scratch(url).await?;
+    let backend = match db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    eprintln!("bench desk: {n} emails on {backend}");
+    let now = t(2026, 11, 27) + chrono::Duration::hours(10);
+    let org = app::orgs::create_org(&db, "Bench Desk", "DE", now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = app::Ctx::new(org.org_id.clone(), now);
+    let admin = app::desk::StaffCtx::api_key(ctx.clone());
+    app::desk::settings::save_policy(
+        &db,
+        &admin,
+        app::desk::settings::PolicyInput {
+            name: "Default".into(),
+            priority: None,
+            category: None,
+            first_response_secs: Some(4 * 3600),
+            resolution_secs: Some(24 * 3600),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let customers = 2_000usize;
+    let mut rows = Vec::with_capacity(customers);
+    for i in 0..customers {
+        rows.push(CustomerRow {
+            id: new_id!(CustomerId).to_string(),
+            org_id: org.org_id.clone(),
+            name: format!("Customer {i}"),
+            external_id: None,
+            email: Some(format!("billing{i}@customer{i}.example")),
+            phone: None,
+            time_zone: "Europe/Berlin".into(),
+            locale: if i % 5 == 0 { "ru".into() } else { "en".into() },
+            currency: "EUR".into(),
+            tax_exempt: false,
+            address_line1: None,
+            address_line2: None,
+            address_city: None,
+            address_postal_code: None,
+            address_region: None,
+            address_country: Some("DE".into()),
+            metadata: "{}".into(),
+            credit_balance: 0,
+            created_at: now,
+            updated_at: now,
+            collection_method: "send_invoice".into(),
+            days_until_due: 14,
+        });
+    }
+    let mut tx = db.begin().await?;
+    store::customers::insert(&mut tx, &rows).await?;
+    tx.commit().await?;
+
+    let filler = "Please look at the attached figures; the seat count on the last invoice does not match what we agreed with your sales team in October. ".repeat(16);
+    let ru = "Здравствуйте! В последнем счёте указано неверное количество мест, просим проверить и выставить корректировку. ".repeat(12);
+    let mails: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let from = if i % 5 == 4 {
+                format!("someone{i}@unknown.example")
+            } else {
+                format!("billing{}@customer{}.example", i % customers, i % customers)
+            };
+            let reply = if i % 10 == 9 && i >= 10 {
+                format!("In-Reply-To: <mail{}@bench.example>\r\n", i - 9)
+            } else {
+                String::new()
+            };
+            let (subject, body, charset) = if i % 5 == 1 {
+                ("=?UTF-8?B?0JLQvtC/0YDQvtGBINC/0L4g0YHRh9GR0YLRgw==?=".to_string(), ru.clone(), "utf-8")
+            } else {
+                (format!("Invoice question {i}"), filler.clone(), "us-ascii")
+            };
+            format!(
+                "From: Customer <{from}>\r\nTo: billing@bench.example\r\nSubject: {subject}\r\n\
+                 Message-ID: <mail{i}@bench.example>\r\n{reply}Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\n\
+                 Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let bytes: usize = mails.iter().map(Vec::len).sum();
+    eprintln!("{n} emails generated, {} KB on average", bytes / n / 1024);
+
+    let started = Instant::now();
+    let (mut tickets, mut replies, mut acks, mut failed) = (0usize, 0usize, 0usize, 0usize);
+    for chunk in mails.chunks(1_000) {
+        let out = app::desk::inbound::ingest_batch(&db, &ctx, chunk)
+            .await
+            .map_err(|e| anyhow::anyhow!("ingest: {e}"))?;
+        for r in out {
+            match r {
+                Ok(r) => {
+                    match r.outcome {
+                        "new_ticket" | "follow_up" => tickets += 1,
+                        _ => replies += 1,
+                    }
+                    acks += usize::from(r.acknowledgement.is_some());
+                }
+                Err(_) => failed += 1,
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("backend            {backend}");
+    println!("emails             {n}");
+    println!("tickets            {tickets} new, {replies} replies threaded, {failed} refused");
+    println!("acknowledgements   {acks} queued");
+    println!("ingest             {secs:.2} s");
+    println!("emails/s           {:.0}", n as f64 / secs);
+    let mut tx = db.read().await?;
+    let v = store::verify::check_all(&mut tx).await?;
+    drop(tx);
+    println!("verify             {} violation(s)", v.len());
+    cleanup(db, url, path, schema).await
 }

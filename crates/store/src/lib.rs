@@ -22,6 +22,7 @@ pub mod desk;
 pub mod idempotency;
 pub mod invoices;
 pub mod jobs;
+pub mod kpi;
 pub mod ledger;
 pub mod orgs;
 pub mod outbox;

@@ -5,6 +5,8 @@
 //! at the edge, and passed down in `app::Ctx`.
 
 mod desk;
+mod desk_actions;
+mod desk_kpi;
 mod error;
 mod events;
 mod extract;

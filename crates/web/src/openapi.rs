@@ -48,6 +48,11 @@ impl Modify for BearerAuth {
         crate::desk::reply, crate::desk::note, crate::desk::merge, crate::desk::attachment, crate::desk::inbound_email,
         crate::desk::save_macro, crate::desk::list_macros, crate::desk::create_calendar, crate::desk::save_policy,
         crate::desk::list_policies, crate::desk::audit_log,
+        crate::desk_actions::take_action, crate::desk_actions::list_actions, crate::desk_actions::list_approvals,
+        crate::desk_actions::approve, crate::desk_actions::reject, crate::desk_actions::get_limits, crate::desk_actions::set_limits,
+        crate::desk_actions::start_verification, crate::desk_actions::confirm_verification, crate::desk_actions::payment_details,
+        crate::desk_actions::log_call, crate::desk_actions::end_call, crate::desk_actions::telephony_event,
+        crate::desk_kpi::kpis, crate::desk_kpi::kpis_csv, crate::desk_kpi::answer_csat,
     ),
     tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"), (name = "test_clocks"), (name = "desk"))
 )]

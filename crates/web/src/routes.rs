@@ -127,6 +127,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::jobs::routes())
         .merge(crate::events::routes())
         .merge(crate::desk::routes())
+        .merge(crate::desk_actions::routes())
+        .merge(crate::desk_kpi::routes())
         .merge(crate::events::clock_routes())
         .fallback(|| async {
             ApiError::new(

@@ -45,6 +45,8 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         "src/routes.rs",
         "src/payments.rs",
         "src/desk.rs",
+        "src/desk_actions.rs",
+        "src/desk_kpi.rs",
         "src/jobs.rs",
         "src/events.rs",
     ]

@@ -7,8 +7,12 @@
 //! web layer. An API key acts as the organisation's integration with the `admin` role (it
 //! is the organisation's own credential); a staff session acts as that staff user.
 
+pub mod actions;
 pub mod audit;
+pub mod calls;
+pub mod identity;
 pub mod inbound;
+pub mod kpi;
 pub mod macros;
 pub mod settings;
 pub mod staff;
