@@ -691,11 +691,6 @@ pub async fn send(
     let Some(to) = i.to_address.clone() else {
         return Ok(Sent::Done);
     };
-    let references: Vec<String> = thread
-        .iter()
-        .filter(|x| x.id != i.id && x.created_at <= i.created_at)
-        .filter_map(|x| x.message_id.clone())
-        .collect();
     let in_reply_to = i.in_reply_to.clone().filter(|s| !s.is_empty()).or_else(|| {
         thread
             .iter()
@@ -703,6 +698,15 @@ pub async fn send(
             .filter_map(|x| x.message_id.clone())
             .next_back()
     });
+    // References: the thread's earlier messages, the parent (In-Reply-To) last as RFC 5322
+    // asks; messages written at the same instant have no order of their own.
+    let mut references: Vec<String> = thread
+        .iter()
+        .filter(|x| x.id != i.id && x.created_at <= i.created_at)
+        .filter_map(|x| x.message_id.clone())
+        .filter(|m| Some(m) != in_reply_to.as_ref())
+        .collect();
+    references.extend(in_reply_to.clone());
     let email = mail::Email {
         to,
         subject: i.subject.clone().unwrap_or_default(),
