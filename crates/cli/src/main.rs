@@ -138,6 +138,19 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         batch: i64,
     },
+    /// Take inbound email from a Maildir (`DIR/new`, moved to `DIR/cur` once stored) into
+    /// an organisation's desk: tickets, replies, acknowledgements.
+    FetchMail {
+        /// The Maildir (with new/ and cur/).
+        #[arg(long)]
+        maildir: std::path::PathBuf,
+        /// The organisation the mailbox belongs to (org_…).
+        #[arg(long)]
+        org: String,
+        /// Keep polling every 5 seconds instead of stopping when new/ is empty.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Advance a test clock (see `POST /v1/test_clocks/{id}/advance`).
     AdvanceClock {
         /// The clock's id (clock_…).
@@ -244,6 +257,34 @@ async fn main() -> Result<()> {
                 "jobs: {} succeeded, {} to be retried, {} failed, {} lost to another worker",
                 done.succeeded, done.retried, done.failed, done.lost
             );
+        }
+        Command::FetchMail {
+            maildir,
+            org,
+            watch,
+        } => {
+            let db = open(&cli.database).await?;
+            let mut tx = db.read().await?;
+            if store::orgs::get_org(&mut tx, &org).await?.is_none() {
+                bail!("no such organisation: {org}");
+            }
+            drop(tx);
+            let (mut stored, mut refused) = (0, 0);
+            loop {
+                let ctx = app::Ctx::new(org.clone(), Utc::now());
+                let pass = app::desk::inbound::ingest_maildir(&db, &ctx, &maildir, 500)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                stored += pass.stored;
+                refused += pass.refused;
+                if pass.read == 0 {
+                    if !watch {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            }
+            eprintln!("{stored} message(s) stored, {refused} refused");
         }
         Command::Migrate => {
             let db = Db::connect(&cli.database).await?;

@@ -659,6 +659,53 @@ pub(crate) async fn survey(tx: &mut Tx, sctx: &StaffCtx, t: &TicketRow) -> Resul
     Ok(Some(row.id))
 }
 
+/// What a pass over a Maildir did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaildirPass {
+    /// Messages read from `new/`.
+    pub read: usize,
+    /// Stored (new tickets, replies, duplicates recognised).
+    pub stored: usize,
+    /// Refused (unparseable, no sender): logged and moved to `cur/` all the same, so one
+    /// bad message never blocks the mailbox.
+    pub refused: usize,
+}
+
+/// Ingests up to `max` messages from the Maildir `dir` (its `new/` folder) in one batch,
+/// then moves each to `cur/`. A crash between the commit and the move reads them again
+/// next time; their Message-IDs make that a no-op (`duplicate`).
+pub async fn ingest_maildir(
+    db: &Db,
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    max: usize,
+) -> Result<MaildirPass> {
+    let msgs = mail::maildir::take_new(dir, max)
+        .map_err(|e| AppError::invalid("maildir", format!("cannot read {}: {e}", dir.display())))?;
+    let mut pass = MaildirPass {
+        read: msgs.len(),
+        ..Default::default()
+    };
+    if msgs.is_empty() {
+        return Ok(pass);
+    }
+    let raws: Vec<Vec<u8>> = msgs.iter().map(|(_, b)| b.clone()).collect();
+    let out = ingest_batch(db, ctx, &raws).await?;
+    for ((path, _), r) in msgs.iter().zip(out) {
+        match r {
+            Ok(_) => pass.stored += 1,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "inbound mail refused");
+                pass.refused += 1;
+            }
+        }
+        mail::maildir::mark_done(dir, path).map_err(|e| {
+            AppError::Internal(format!("cannot move {} to cur/: {e}", path.display()))
+        })?;
+    }
+    Ok(pass)
+}
+
 /// What sending a desk email came to.
 pub enum Sent {
     Done,
