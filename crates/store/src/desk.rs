@@ -587,18 +587,32 @@ pub async fn attachment_data(
     )
 }
 
-/// The customer an email address belongs to: the customer's own address first, then a
-/// contact's (case-insensitive); the oldest customer when several share it.
-pub async fn customer_for_email(tx: &mut Tx, org_id: &str, email: &str) -> Result<Option<String>> {
-    if let Some(id) = on!(tx, c => sqlx::query_scalar::<_, String>("SELECT id FROM customers WHERE org_id = $1 AND LOWER(email) = $2 ORDER BY id LIMIT 1")
-        .bind(org_id).bind(email).fetch_optional(c).await?)
-    {
-        return Ok(Some(id));
+/// The customers these (lowercased) addresses belong to, with their locales:
+/// `(address, customer id, locale)`. A customer's own address wins over a contact's, and
+/// the oldest customer over newer ones when several share an address (the caller keeps
+/// the first row per address; rows come customers first, each part in id order).
+pub async fn customers_for_emails(
+    tx: &mut Tx,
+    org_id: &str,
+    emails: &[String],
+) -> Result<Vec<(String, String, String)>> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(
-        on!(tx, c => sqlx::query_scalar::<_, String>("SELECT customer_id FROM customer_contacts WHERE org_id = $1 AND LOWER(email) = $2 ORDER BY customer_id LIMIT 1")
-        .bind(org_id).bind(email).fetch_optional(c).await?),
-    )
+    let mut own: Vec<(String, String, String)> = select_in!(
+        tx,
+        (String, String, String),
+        "SELECT LOWER(email), id, locale FROM customers WHERE org_id = ",
+        org_id,
+        "LOWER(email)",
+        emails,
+        ""
+    );
+    own.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut contacts: Vec<(String, String, String)> = select_in!(tx, (String, String, String), "SELECT LOWER(c.email), c.customer_id, u.locale FROM customer_contacts c JOIN customers u ON u.id = c.customer_id WHERE c.org_id = ", org_id, "LOWER(c.email)", emails, "");
+    contacts.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    own.extend(contacts);
+    Ok(own)
 }
 
 /// The customer a phone number belongs to (exact match on the customer's or a contact's

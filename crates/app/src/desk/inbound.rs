@@ -179,7 +179,18 @@ pub async fn ingest_batch(db: &Db, ctx: &Ctx, raws: &[Vec<u8>]) -> Result<Vec<Re
             .into_iter()
             .collect();
 
-    let mut customers: HashMap<String, Option<String>> = HashMap::new();
+    // Senders: every address of the batch matched in two statements.
+    let mut senders: Vec<String> = parsed
+        .iter()
+        .flatten()
+        .filter_map(|p| p.mail.from.as_ref().map(|a| a.email.clone()))
+        .collect();
+    senders.sort();
+    senders.dedup();
+    let mut customers: HashMap<String, (String, String)> = HashMap::new();
+    for (email, id, locale) in store::desk::customers_for_emails(&mut tx, org, &senders).await? {
+        customers.entry(email).or_insert((id, locale));
+    }
     let mut cals: HashMap<String, Calendar> = HashMap::new();
     let mut policies: HashMap<(String, String), Option<(String, sla::Policy)>> = HashMap::new();
     let mut queue: HashMap<String, (u64, Option<f64>)> = HashMap::new();
@@ -220,13 +231,9 @@ pub async fn ingest_batch(db: &Db, ctx: &Ctx, raws: &[Vec<u8>]) -> Result<Vec<Re
             .or(m.from.as_ref())
             .map(|a| a.email.clone());
         let from = m.from.as_ref().map(|a| a.email.clone()).unwrap_or_default();
-        let customer = match customers.get(&from) {
-            Some(c) => c.clone(),
-            None => {
-                let c = store::desk::customer_for_email(&mut tx, org, &from).await?;
-                customers.insert(from.clone(), c.clone());
-                c
-            }
+        let (customer, locale) = match customers.get(&from) {
+            Some((id, locale)) => (Some(id.clone()), locale.clone()),
+            None => (None, "en".to_string()),
         };
         let automatic = m.automatic.as_ref().map(automatic_str);
 
@@ -429,7 +436,6 @@ pub async fn ingest_batch(db: &Db, ctx: &Ctx, raws: &[Vec<u8>]) -> Result<Vec<Re
                         policy.as_ref().and_then(|p| p.1.first_response_secs),
                     );
                     entry.0 += 1;
-                    let locale = customer_locale(&mut tx, org, customer.as_deref()).await?;
                     let a = ack_row(&t, to, &locale, estimate, &p.message_id, now);
                     jobs.push((
                         Task::SendDeskEmail {

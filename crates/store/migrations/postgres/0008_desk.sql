@@ -101,6 +101,7 @@ CREATE TABLE tickets (
 );
 CREATE INDEX tickets_org ON tickets (org_id, id);
 CREATE INDEX tickets_queue ON tickets (org_id, team, status);
+CREATE INDEX tickets_first_response ON tickets (org_id, team, first_response_at);
 CREATE INDEX tickets_customer ON tickets (org_id, customer_id, id);
 
 -- Every status change, for SLA pauses, reopen counts and KPIs.
