@@ -100,7 +100,11 @@ pub(crate) async fn logout(
                 None,
             )
         })?;
-    staff::logout(&s.db, token, chrono::Utc::now()).await?;
+    let now = chrono::Utc::now();
+    // A token that no longer authenticates (ended, expired, staff deactivated) is a 401
+    // here as on every other route, not a silent 204.
+    staff::authenticate(&s.db, token, now).await?;
+    staff::logout(&s.db, token, now).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -37,8 +37,27 @@ impl FromRequestParts<AppState> for Org {
             ));
         };
         if key.starts_with("ses_") {
-            let (org, _, _) =
+            // A staff session on the billing routes may read accounts; changing them goes
+            // through the desk (`/v1/tickets/{id}/actions`: limits, approvals, audit), and
+            // payment methods are read through `/v1/customers/{id}/payment_details`
+            // (identity verification). Admins may use every route, as the API key can.
+            let (org, _, role) =
                 app::desk::staff::authenticate(&state.db, key, chrono::Utc::now()).await?;
+            let read =
+                parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
+            let payment_methods = parts.uri.path().contains("/payment_methods");
+            if role != desk::authority::Role::Admin && (!read || payment_methods) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "permission_error",
+                    "permission_denied",
+                    format!(
+                        "the {} role reads billing records here; billing changes go through a ticket's actions and payment details through /v1/customers/{{id}}/payment_details",
+                        role.as_str()
+                    ),
+                    None,
+                ));
+            }
             return Ok(Org(org));
         }
         if let Some(org) = state.key_cache.get(key) {
