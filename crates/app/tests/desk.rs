@@ -569,6 +569,25 @@ async fn sla_counts_business_hours_and_pauses(db: Db) {
         0,
         "the old resolution due passed while paused: no breach"
     );
+    // Another priority falls outside the policy (it is for normal tickets): no targets.
+    let h = tickets::update(
+        &db,
+        &back,
+        &d.ticket.id,
+        tickets::UpdateTicket {
+            priority: Some("high".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            h.ticket.resolution_sla.state.as_str(),
+            h.ticket.resolution_sla.due
+        ),
+        ("none", None)
+    );
 }
 
 trait IntoAdmin {

@@ -891,7 +891,10 @@ pub(crate) async fn apply(
         }
     }
     t.updated_at = now;
-    jobs.extend(refresh_sla(tx, t).await?);
+    if tr.to != from {
+        // Due instants depend on the status history only through status changes.
+        jobs.extend(refresh_sla(tx, t).await?);
+    }
     Ok((tr, jobs))
 }
 
@@ -1024,8 +1027,10 @@ pub async fn update(
         let to = Status::parse(s).map_err(|e| AppError::invalid("status", e.to_string()))?;
         let (_, j) = apply(&mut tx, sctx, &mut t, &TicketEvent::SetStatus(to)).await?;
         jobs.extend(j);
-    } else {
-        t.updated_at = sctx.ctx.now;
+    }
+    t.updated_at = sctx.ctx.now;
+    if sla_changed {
+        // A new priority, category or team may mean another policy or calendar.
         jobs.extend(refresh_sla(&mut tx, &mut t).await?);
     }
     store::desk::update_ticket(&mut tx, &t).await?;
