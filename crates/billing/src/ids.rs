@@ -111,4 +111,7 @@ ids! {
     TicketActionId => "tka", "ticket action";
     SurveyId => "csat", "CSAT survey";
     MacroId => "mac", "macro";
+    PortalUserId => "pu", "portal user";
+    PortalSessionId => "pts", "portal session";
+    ChatId => "chat", "chat session";
 }

@@ -27,6 +27,7 @@ pub mod ledger;
 pub mod orgs;
 pub mod outbox;
 pub mod payments;
+pub mod portal;
 pub mod subscriptions;
 pub mod testing;
 pub mod verify;

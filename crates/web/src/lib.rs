@@ -4,6 +4,7 @@
 //! Handlers are thin: parse, call one use case of `app`, serialize. The clock is read here,
 //! at the edge, and passed down in `app::Ctx`.
 
+mod chat;
 mod desk;
 mod desk_actions;
 mod desk_kpi;
@@ -16,6 +17,7 @@ pub mod openapi;
 mod payments;
 mod routes;
 
+pub use chat::ChatHub;
 pub use error::{ApiError, ErrorBody};
 
 use std::collections::HashMap;
@@ -33,6 +35,9 @@ pub struct AppState {
     pub key_cache: KeyCache,
     /// The payment gateway cards are tokenized, charged and refunded at.
     pub gateway: gateway::Gateway,
+    /// The live chat relay (in-process: every chat socket of a conversation must reach this
+    /// process — see `chat`).
+    pub chat: ChatHub,
 }
 
 impl AppState {
@@ -42,6 +47,7 @@ impl AppState {
             db,
             key_cache: KeyCache::default(),
             gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
+            chat: ChatHub::default(),
         }
     }
 }

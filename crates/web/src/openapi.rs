@@ -53,6 +53,8 @@ impl Modify for BearerAuth {
         crate::desk_actions::start_verification, crate::desk_actions::confirm_verification, crate::desk_actions::payment_details,
         crate::desk_actions::log_call, crate::desk_actions::end_call, crate::desk_actions::telephony_event,
         crate::desk_kpi::kpis, crate::desk_kpi::kpis_csv, crate::desk_kpi::answer_csat,
+        crate::chat::create_portal_user, crate::chat::list_portal_users, crate::chat::portal_login, crate::chat::portal_me,
+        crate::chat::customer_chat, crate::chat::agent_chat,
     ),
     tags((name = "customers"), (name = "catalog"), (name = "subscriptions"), (name = "invoices"), (name = "ledger"), (name = "payments"), (name = "jobs"), (name = "events"), (name = "webhooks"), (name = "test_clocks"), (name = "desk"))
 )]

@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::desk::routes())
         .merge(crate::desk_actions::routes())
         .merge(crate::desk_kpi::routes())
+        .merge(crate::chat::routes())
         .merge(crate::events::clock_routes())
         .fallback(|| async {
             ApiError::new(

@@ -47,6 +47,7 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         "src/desk.rs",
         "src/desk_actions.rs",
         "src/desk_kpi.rs",
+        "src/chat.rs",
         "src/jobs.rs",
         "src/events.rs",
     ]

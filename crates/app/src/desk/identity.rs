@@ -12,7 +12,8 @@
 //!   call or chat it demands a live verification — verified, for that customer, on that
 //!   interaction, and the interaction not ended (a verification ends with its
 //!   interaction). Email, portal and API contexts (no interaction, or another kind) pass:
-//!   portal users are verified by their login.
+//!   portal users are verified by their login — and so a live chat started by a portal user
+//!   (`desk::chat`) counts as verified for that user's customer.
 //!
 //! Codes are stored as their salted hash only (the verification id is the salt). The email
 //! carrying a code is an outbound interaction that belongs to no ticket and no customer
@@ -482,6 +483,17 @@ pub async fn require_verified(
     if store::desk::live_verification(tx, sctx.org(), id, customer_id)
         .await?
         .is_some()
+    {
+        return Ok(());
+    }
+    // Portal chats (desk::chat): a chat started by a logged-in portal user is verified by
+    // that login for the user's customer, for as long as the chat's interaction lasts.
+    if i.kind == "chat"
+        && i.ended_at.is_none()
+        && store::portal::portal_customer_of_interaction(tx, sctx.org(), id)
+            .await?
+            .as_deref()
+            == Some(customer_id)
     {
         return Ok(());
     }

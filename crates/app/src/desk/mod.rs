@@ -10,10 +10,12 @@
 pub mod actions;
 pub mod audit;
 pub mod calls;
+pub mod chat;
 pub mod identity;
 pub mod inbound;
 pub mod kpi;
 pub mod macros;
+pub mod portal;
 pub mod settings;
 pub mod staff;
 pub mod tickets;

@@ -82,7 +82,9 @@ pub fn view(r: &StaffRow) -> Staff {
     }
 }
 
-fn hash_password(password: &str) -> Result<String> {
+/// An argon2id PHC string of a password of at least [`MIN_PASSWORD`] characters (staff and
+/// portal logins).
+pub(crate) fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < MIN_PASSWORD {
         return Err(AppError::invalid(
             "password",
@@ -96,7 +98,7 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
 }
 
-fn password_ok(password: &str, hash: &str) -> bool {
+pub(crate) fn password_ok(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|h| {
             Argon2::default()
@@ -294,7 +296,7 @@ pub struct Session {
     pub staff: Staff,
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     crate::orgs::hash_key(token)
 }
 
