@@ -161,9 +161,13 @@ where
     Fut: std::future::Future<Output = Result<R, ApiError>>,
 {
     let (db, ctx) = (s.db.clone(), ctx(org));
+    let audit_route = route.clone();
     idempotency::run(s, &org.0, headers, &route, body, |body| async move {
         let input: T = parse_json(&body)?;
-        to_value(StatusCode::OK, &op(db, ctx, input).await?)
+        let out = to_value(StatusCode::OK, &op(db.clone(), ctx.clone(), input).await?)?;
+        // Every money movement is in the audit log (DESK.md).
+        app::desk::audit::record_api(&db, &ctx, &audit_route, &out.1).await?;
+        Ok(out)
     })
     .await
 }

@@ -207,4 +207,27 @@ async fn payments_over_http(srv: common::Server) {
     c.get("/v1/reports/ar_aging?format=xml")
         .await
         .err_param(400, "parameter_invalid", "format");
+
+    // Every money movement above is in the audit log, with the object it made; the declined
+    // attempt (an error) moved no money and is not.
+    let log = c.get("/v1/audit_log?limit=100").await.ok();
+    let entries = log["data"].as_array().unwrap();
+    let moves: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("api POST /v1/"))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["object_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(moves.iter().any(|(_, t)| *t == "payment"), "{moves:?}");
+    assert!(moves.iter().any(|(_, t)| *t == "refund"), "{moves:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] == "api_key" && !e["hash"].as_str().unwrap().is_empty()),
+        "{entries:?}"
+    );
 }

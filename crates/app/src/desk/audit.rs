@@ -62,6 +62,36 @@ pub async fn record(
     Ok(())
 }
 
+/// Records a money movement made through the billing API (`route`, e.g. `POST
+/// /v1/payments`) with the object it returned. Written right after the operation's own
+/// transaction has committed — a crash between the two leaves the movement in the ledger
+/// without its audit entry — and once per idempotency key (a replayed request does not run
+/// the operation again). The actor is `api_key` (also for an admin's session: the billing
+/// routes know the organisation, not the person).
+pub async fn record_api(
+    db: &store::Db,
+    ctx: &crate::Ctx,
+    route: &str,
+    after: &Value,
+) -> Result<()> {
+    let sctx = StaffCtx::api_key(ctx.clone());
+    let object_type = after["object"].as_str().unwrap_or("unknown");
+    let object_id = after["id"].as_str().unwrap_or("");
+    let mut tx = db.begin().await?;
+    record(
+        &mut tx,
+        &sctx,
+        &format!("api {route}"),
+        object_type,
+        object_id,
+        &Value::Null,
+        after,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub object: &'static str,
