@@ -213,11 +213,7 @@ pub(crate) async fn inbound_email(
     Staff(who): Staff,
     body: axum::body::Bytes,
 ) -> ApiResult<inbound::Ingested> {
-    who.require(desk::authority::Permission::ManageTickets)?;
-    if body.is_empty() {
-        return Err(ApiError::from(app::AppError::missing("message")));
-    }
-    Ok(Json(inbound::ingest(&s.db, &who.ctx, &body).await?))
+    Ok(Json(inbound::receive(&s.db, &who, &body).await?))
 }
 
 #[utoipa::path(post, path = "/v1/macros", request_body = macros::MacroInput, tag = "desk",
@@ -276,12 +272,12 @@ pub(crate) struct AuditQuery {
 }
 
 #[utoipa::path(get, path = "/v1/audit_log", params(AuditQuery), tag = "desk",
-    responses((status = 200, body = audit::AuditPage), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Page<audit::AuditEntry>), (status = 403, body = ErrorBody)))]
 pub(crate) async fn audit_log(
     State(s): State<AppState>,
     Staff(who): Staff,
     q: Q<AuditQuery>,
-) -> ApiResult<audit::AuditPage> {
+) -> ApiResult<Page<audit::AuditEntry>> {
     let q = query(q)?;
     Ok(Json(
         audit::list(&s.db, &who, q.object.as_deref(), q.before, q.limit).await?,

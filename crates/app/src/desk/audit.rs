@@ -3,7 +3,7 @@
 //! in the transaction of the change they record; the chain head's row lock orders them.
 
 use super::StaffCtx;
-use crate::{page_limit, Result};
+use crate::{page_limit, Page, Result};
 use serde::Serialize;
 use serde_json::Value;
 use store::desk::AuditRow;
@@ -108,13 +108,6 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    pub object: &'static str,
-    pub data: Vec<AuditEntry>,
-    pub has_more: bool,
-}
-
 /// The log newest first; `before_seq` pages back, `object_id` narrows to one object.
 pub async fn list(
     db: &Db,
@@ -122,14 +115,12 @@ pub async fn list(
     object_id: Option<&str>,
     before_seq: Option<i64>,
     limit: Option<i64>,
-) -> Result<AuditPage> {
+) -> Result<Page<AuditEntry>> {
     sctx.require(desk::authority::Permission::ViewAudit)?;
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
-    let mut rows =
+    let rows =
         store::desk::audit_page(&mut tx, sctx.org(), object_id, before_seq, limit + 1).await?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
     let data = rows
         .into_iter()
         .map(|r| AuditEntry {
@@ -145,11 +136,7 @@ pub async fn list(
             hash: r.hash,
         })
         .collect();
-    Ok(AuditPage {
-        object: "list",
-        data,
-        has_more,
-    })
+    Ok(Page::from_rows(data, limit))
 }
 
 /// Checks every organisation's chain: each entry's hash, no gaps, and the head matching

@@ -21,9 +21,7 @@
 //! A batch of messages is stored in one transaction with bulk statements (the benchmark's
 //! path); one message is a batch of one.
 
-use super::tickets::{
-    first_response_clock, interaction_view, policy_for, team_calendar, Interaction,
-};
+use super::tickets::{first_response_clock, policy_for, team_calendar};
 use super::StaffCtx;
 use crate::jobs::Task;
 use crate::{AppError, Ctx, Result};
@@ -118,6 +116,16 @@ pub fn guess_category(subject: &str, body: &str) -> Category {
 struct Parsed {
     mail: mail::inbound::Inbound,
     message_id: String,
+}
+
+/// Ingests one raw message received through the API (`POST /v1/inbound/email`): the
+/// caller needs the ticket-management permission.
+pub async fn receive(db: &Db, sctx: &StaffCtx, raw: &[u8]) -> Result<Ingested> {
+    sctx.require(desk::authority::Permission::ManageTickets)?;
+    if raw.is_empty() {
+        return Err(AppError::missing("message"));
+    }
+    ingest(db, &sctx.ctx, raw).await
 }
 
 /// Ingests one raw message.
@@ -790,14 +798,4 @@ pub async fn send(
     store::desk::set_delivery(&mut tx, org, &i.id, status, error.as_deref()).await?;
     tx.commit().await?;
     Ok(result)
-}
-
-/// The customer-facing view of an inbound message's interaction (used by tests and the
-/// API's answer).
-pub async fn interaction(db: &Db, org: &str, id: &str) -> Result<Interaction> {
-    let mut tx = db.read().await?;
-    store::desk::get_interaction(&mut tx, org, id)
-        .await?
-        .map(|r| interaction_view(&r))
-        .ok_or_else(|| AppError::not_found("interaction", id))
 }
