@@ -560,6 +560,26 @@ async fn sla_counts_business_hours_and_pauses(db: Db) {
     .await
     .unwrap();
     assert_eq!(o.ticket.resolution_sla.due, Some(t("2026-12-01T14:30:00Z")));
+    // The queue shows the same clocks as the ticket (read for a whole page at once).
+    let listed = tickets::list(&db, &back, tickets::ListTickets::default())
+        .await
+        .unwrap();
+    let row = listed.data.iter().find(|x| x.id == d.ticket.id).unwrap();
+    assert_eq!(
+        (
+            &row.first_response_sla.state,
+            row.first_response_sla.due,
+            &row.resolution_sla.state,
+            row.resolution_sla.due
+        ),
+        (
+            &o.ticket.first_response_sla.state,
+            o.ticket.first_response_sla.due,
+            &o.ticket.resolution_sla.state,
+            o.ticket.resolution_sla.due
+        )
+    );
+    assert_eq!(row.resolution_sla.state, "running");
     run(t("2026-11-30T16:30:00Z")).await;
     let breached = app::events::list(&db, &ctx, Some("ticket.sla_breached"), None, None, Some(10))
         .await

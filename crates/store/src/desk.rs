@@ -357,6 +357,20 @@ pub async fn status_changes(
     )
 }
 
+/// The status history of several tickets, each in order.
+pub async fn status_changes_of(
+    tx: &mut Tx,
+    org_id: &str,
+    ticket_ids: &[String],
+) -> Result<Vec<StatusChangeRow>> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<StatusChangeRow> = select_in!(tx, StatusChangeRow, "SELECT id, org_id, ticket_id, from_status, to_status, actor, at FROM ticket_status_changes WHERE org_id = ", org_id, "ticket_id", ticket_ids, "");
+    rows.sort_by(|a, b| (&a.ticket_id, a.at, &a.id).cmp(&(&b.ticket_id, b.at, &b.id)));
+    Ok(rows)
+}
+
 pub async fn add_link(
     tx: &mut Tx,
     org_id: &str,

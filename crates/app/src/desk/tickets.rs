@@ -25,6 +25,7 @@ use desk::sla;
 use desk::ticket::{Category, Channel, Priority, Status, TicketEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::HashMap;
 use store::desk::{InteractionRow, StatusChangeRow, TicketRow};
 use store::{new_id, Db, Tx};
 
@@ -339,6 +340,16 @@ pub(crate) async fn policy_for(
     category: &str,
 ) -> Result<Option<(String, sla::Policy)>> {
     let all = store::desk::sla_policies(tx, org).await?;
+    Ok(pick_policy(&all, priority, category))
+}
+
+/// The most specific of `all` for (priority, category): both match > priority only >
+/// category only > neither.
+fn pick_policy(
+    all: &[store::desk::SlaPolicyRow],
+    priority: &str,
+    category: &str,
+) -> Option<(String, sla::Policy)> {
     let rank = |p: &store::desk::SlaPolicyRow| -> Option<u8> {
         match (p.priority.as_str(), p.category.as_str()) {
             (pr, c) if pr == priority && c == category => Some(0),
@@ -348,8 +359,7 @@ pub(crate) async fn policy_for(
             _ => None,
         }
     };
-    Ok(all
-        .iter()
+    all.iter()
         .filter_map(|p| rank(p).map(|r| (r, p)))
         .min_by_key(|(r, _)| *r)
         .map(|(_, p)| {
@@ -360,7 +370,7 @@ pub(crate) async fn policy_for(
                     resolution_secs: p.resolution_secs,
                 },
             )
-        }))
+        })
 }
 
 /// Recomputes a ticket's due instants from its policy, calendar and history, and queues
@@ -830,9 +840,35 @@ pub async fn list(db: &Db, sctx: &StaffCtx, q: ListTickets) -> Result<Page<Ticke
         limit,
     )
     .await?;
+    // One read each for the policies, the teams' calendars and the page's status history
+    // (not three per ticket).
+    let policies = store::desk::sla_policies(&mut tx, sctx.org()).await?;
+    let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
+    let mut changes: HashMap<String, Vec<StatusChangeRow>> = HashMap::new();
+    for c in store::desk::status_changes_of(&mut tx, sctx.org(), &ids).await? {
+        changes.entry(c.ticket_id.clone()).or_default().push(c);
+    }
+    let mut cals: HashMap<String, Calendar> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for t in &rows {
-        let s = sla_inputs(&mut tx, t).await?;
+        if !cals.contains_key(&t.team) {
+            let c = team_calendar(&mut tx, sctx.org(), &t.team).await?;
+            cals.insert(t.team.clone(), c);
+        }
+        let policy = t
+            .sla_policy_id
+            .as_ref()
+            .and_then(|_| pick_policy(&policies, &t.priority, &t.category))
+            .map(|p| p.1)
+            .unwrap_or(sla::Policy {
+                first_response_secs: None,
+                resolution_secs: None,
+            });
+        let s = SlaInputs {
+            cal: cals[&t.team].clone(),
+            policy,
+            changes: changes.remove(&t.id).unwrap_or_default(),
+        };
         out.push(view_with(t, &s, sctx.ctx.now));
     }
     Ok(Page::from_rows(out, limit))
