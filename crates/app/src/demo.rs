@@ -55,7 +55,14 @@ pub struct DemoSummary {
     pub invoices: u64,
     pub credit_notes: u64,
     pub payments: u64,
+    /// Sign-in emails of the demo staff (agent, supervisor, admin) and of one customer's
+    /// portal login; all use [`DEMO_PASSWORD`].
+    pub staff_emails: Vec<String>,
+    pub portal_email: Option<String>,
 }
+
+/// The password of the demo's staff and portal logins.
+pub const DEMO_PASSWORD: &str = "ledgerdesk-demo";
 
 /// Number of demo customers.
 const CUSTOMERS: usize = 200;
@@ -90,7 +97,16 @@ pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<DemoSummary> {
         let mut tx = db.read().await?;
         store::bench::count_succeeded_payments(&mut tx, &org.org_id).await? as u64
     };
+    let live: Vec<String> = sim
+        .subs
+        .iter()
+        .filter(|s| !s.ended)
+        .map(|s| sim.customers[s.customer].id.clone())
+        .collect();
+    let (staff_emails, portal_email) = desk_demo(db, &org.org_id, &live, now).await?;
     Ok(DemoSummary {
+        staff_emails,
+        portal_email,
         org_id: org.org_id,
         api_key: DEMO_API_KEY.into(),
         customers: sim.counts.customers,
@@ -99,6 +115,120 @@ pub async fn load(db: &Db, now: DateTime<Utc>) -> Result<DemoSummary> {
         credit_notes: sim.counts.credit_notes,
         payments,
     })
+}
+
+/// The service desk's demo: three staff users, a portal login for one customer with a live
+/// subscription, and a few open tickets about real invoices.
+async fn desk_demo(
+    db: &Db,
+    org: &str,
+    live_customers: &[String],
+    now: DateTime<Utc>,
+) -> Result<(Vec<String>, Option<String>)> {
+    use crate::desk::{portal, staff, tickets, StaffCtx};
+    let sctx = StaffCtx::api_key(Ctx::new(org, now));
+    let people = [
+        ("alex.agent@northwind.example", "Alex Agent", "agent", "en"),
+        (
+            "sam.supervisor@northwind.example",
+            "Sam Supervisor",
+            "supervisor",
+            "en",
+        ),
+        ("dana.admin@northwind.example", "Дана Админ", "admin", "ru"),
+    ];
+    let mut emails = Vec::new();
+    for (email, name, role, locale) in people {
+        staff::create(
+            db,
+            &sctx,
+            staff::StaffInput {
+                email: email.into(),
+                name: name.into(),
+                role: role.into(),
+                password: DEMO_PASSWORD.into(),
+                team: None,
+                locale: Some(locale.into()),
+                capacity: None,
+            },
+        )
+        .await?;
+        emails.push(email.to_string());
+    }
+    let mut portal_email = None;
+    let mut asked = 0;
+    for cid in live_customers {
+        let c = crate::customers::get(db, &sctx.ctx, cid).await?;
+        let Some(email) = c.email.clone() else {
+            continue;
+        };
+        if portal_email.is_none() {
+            portal::create(
+                db,
+                &sctx,
+                cid,
+                portal::PortalUserInput {
+                    email: email.clone(),
+                    password: Some(DEMO_PASSWORD.into()),
+                },
+            )
+            .await?;
+            portal_email = Some(email.clone());
+        }
+        let invoice = crate::invoicing::list(db, &sctx.ctx, Some(cid), None, None, None, Some(1))
+            .await?
+            .data
+            .into_iter()
+            .next();
+        let (subject, body, category) = match asked {
+            0 => (
+                "Question about my last invoice",
+                "Hello, why is my last invoice higher than the month before? Thanks.",
+                "invoice_discrepancy",
+            ),
+            1 => (
+                "Card payment failed",
+                "My card payment did not go through, can you try again?",
+                "payment_issue",
+            ),
+            _ => (
+                "Счёт на оплату",
+                "Здравствуйте! Можно ли оплатить счёт банковским переводом?",
+                "payment_terms",
+            ),
+        };
+        tickets::create(
+            db,
+            &StaffCtx::system(Ctx::new(org, now)),
+            tickets::CreateTicket {
+                customer: Some(cid.clone()),
+                requester_email: Some(email),
+                requester_name: Some(c.name.clone()),
+                subject: subject.into(),
+                body: Some(body.into()),
+                channel: Some("email".into()),
+                category: Some(category.into()),
+                priority: None,
+                team: None,
+                assignee: None,
+                tags: Vec::new(),
+                links: invoice
+                    .map(|i| {
+                        vec![tickets::LinkInput {
+                            object_type: "invoice".into(),
+                            id: i.id,
+                        }]
+                    })
+                    .unwrap_or_default(),
+            },
+        )
+        .await?;
+        asked += 1;
+        if asked == 3 {
+            break;
+        }
+    }
+    Ok((emails, portal_email))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ pub mod collection;
 pub mod customers;
 pub mod demo;
 pub mod desk;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod invoicing;

@@ -212,6 +212,14 @@ pub async fn send(
         "invoice_number": Value::Null,
     });
     let object = data["object"].as_str().unwrap_or("object").to_string();
+    // The issued invoice goes along as a PDF (rendered from the invoice's rows, so every
+    // attempt attaches the same bytes).
+    let invoice_doc = match (n.template.as_str(), object.as_str(), data["id"].as_str()) {
+        ("invoice_issued", "invoice", Some(inv)) => {
+            Some(crate::documents::invoice_doc(&mut tx, org, inv).await?)
+        }
+        _ => None,
+    };
     if let Some(inv) = data["invoice"].as_str() {
         if let Some(i) = store::invoices::get(&mut tx, org, inv).await? {
             context["invoice_number"] = json!(i.number);
@@ -248,6 +256,20 @@ pub async fn send(
         record("skipped", Some("no mail server is configured".into())).await?;
         return Ok(Sent::Done);
     }
+    let mut attachments = Vec::new();
+    if let Some((doc, locale)) = invoice_doc {
+        let filename = pdf::file_name(doc.number.as_deref(), &doc.id);
+        // A document that cannot be rendered would fail the same way on every retry: the
+        // email still goes out, without it, and the failure is logged.
+        match crate::documents::render(move || pdf::invoice(&doc, &locale)).await {
+            Ok(data) => attachments.push(mail::Attachment {
+                filename,
+                content_type: "application/pdf".into(),
+                data,
+            }),
+            Err(e) => tracing::warn!(notification = id, "invoice PDF not attached: {e}"),
+        }
+    }
     let email = Email {
         to,
         subject: subject.clone(),
@@ -255,6 +277,7 @@ pub async fn send(
         message_id: format!("{id}@ledgerdesk"),
         in_reply_to: None,
         references: vec![],
+        attachments,
     };
     match mailer.send(&email).await {
         Ok(()) => {

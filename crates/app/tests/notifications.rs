@@ -114,6 +114,24 @@ async fn an_invoice_email_goes_out_once_in_the_customers_language_and_shows_on_t
     let body = m.body_text(0).expect("a text body");
     assert!(body.starts_with("Здравствуйте, Анна Петрова!"), "{body}");
     assert!(body.contains("до 11.06.2026"), "{body}");
+    // The invoice itself goes along as a PDF, the same bytes the API serves.
+    use mail_parser::MimeHeaders;
+    let pdfs: Vec<_> = m
+        .attachments()
+        .filter(|a| {
+            a.content_type()
+                .is_some_and(|c| c.ctype() == "application" && c.subtype() == Some("pdf"))
+        })
+        .collect();
+    assert_eq!(pdfs.len(), 1, "one application/pdf part");
+    assert_eq!(
+        pdfs[0].attachment_name(),
+        Some(format!("{number}.pdf").as_str())
+    );
+    let (_, served) = app::documents::invoice_pdf(&db, &ctx, &inv.id)
+        .await
+        .unwrap();
+    assert_eq!(pdfs[0].contents(), &served[..]);
 
     // Nothing is sent twice: more passes, later, find nothing to do.
     drain(&w, ctx.now + Duration::hours(1)).await;

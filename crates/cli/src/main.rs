@@ -222,15 +222,28 @@ async fn main() -> Result<()> {
                 let mut tx = db.read().await?;
                 !store::orgs::any_org(&mut tx).await?
             };
-            if fresh && !no_demo {
-                load_demo(&db).await?;
-            }
+            let demo = if fresh && !no_demo {
+                Some(load_demo(&db).await?)
+            } else {
+                None
+            };
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
-            if fresh && !no_demo {
+            if let Some(d) = &demo {
+                let org = &d.org_id;
                 eprintln!("demo API key: {}", app::demo::DEMO_API_KEY);
+                eprintln!(
+                    "customer portal: http://{addr}/portal/{org}/login as {} (password {})",
+                    d.portal_email.as_deref().unwrap_or("-"),
+                    app::demo::DEMO_PASSWORD
+                );
+                eprintln!(
+                    "agent console:   http://{addr}/console/{org}/login as {} (password {})",
+                    d.staff_emails.join(" or "),
+                    app::demo::DEMO_PASSWORD
+                );
             }
             eprintln!(
                 "ledgerdesk listening on http://{addr} (database {})",

@@ -14,7 +14,7 @@ pub mod inbound;
 pub mod maildir;
 
 use lettre::message::header::{ContentType, InReplyTo, References};
-use lettre::message::{Mailbox, MessageBuilder};
+use lettre::message::{Mailbox, MessageBuilder, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
@@ -33,6 +33,29 @@ pub struct Email {
     pub in_reply_to: Option<String>,
     /// The thread's Message-IDs, oldest first, without angle brackets; sets `References`.
     pub references: Vec<String>,
+    /// Files sent along; with any, the message is `multipart/mixed` (the text first).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an [`Email`].
+#[derive(Clone, Default)]
+pub struct Attachment {
+    pub filename: String,
+    /// MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Attachment({:?}, {}, {} bytes)",
+            self.filename,
+            self.content_type,
+            self.data.len()
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,10 +148,26 @@ pub fn build_message(from: &Mailbox, email: &Email) -> Result<Message, MailError
     if !references.is_empty() {
         builder = builder.header(References::from(references.join(" ")));
     }
-    builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(email.body.clone())
-        .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
+    let built = if email.attachments.is_empty() {
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.body.clone())
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(email.body.clone()));
+        for a in &email.attachments {
+            let ctype = ContentType::parse(&a.content_type).map_err(|e| {
+                MailError::Permanent(format!(
+                    "attachment {:?}: bad content type {:?}: {e}",
+                    a.filename, a.content_type
+                ))
+            })?;
+            parts = parts.singlepart(
+                lettre::message::Attachment::new(a.filename.clone()).body(a.data.clone(), ctype),
+            );
+        }
+        builder.multipart(parts)
+    };
+    built.map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
 }
 
 fn bare(id: &str) -> &str {
@@ -163,6 +202,7 @@ mod tests {
                 "msg_1@ledgerdesk".into(),
                 "<CAF=abc123@mail.example.com>".into(),
             ],
+            attachments: vec![],
         });
         assert!(
             text.contains("Message-ID: <msg_2@ledgerdesk>\r\n"),
@@ -190,6 +230,29 @@ mod tests {
         assert!(text.contains("Message-ID: <ntf_1@ledgerdesk>"), "{text}");
         assert!(!text.contains("In-Reply-To"), "{text}");
         assert!(!text.contains("References"), "{text}");
+    }
+
+    #[test]
+    fn attachments_make_a_mixed_message() {
+        let text = formatted(&Email {
+            to: "anna@example.com".into(),
+            subject: "Invoice".into(),
+            body: "Attached.".into(),
+            message_id: "ntf_2@ledgerdesk".into(),
+            attachments: vec![Attachment {
+                filename: "INV-2026-000001.pdf".into(),
+                content_type: "application/pdf".into(),
+                data: b"%PDF-1.7 test".to_vec(),
+            }],
+            ..Email::default()
+        });
+        assert!(text.contains("Content-Type: multipart/mixed"), "{text}");
+        assert!(text.contains("Content-Type: application/pdf"), "{text}");
+        assert!(
+            text.contains("attachment; filename=\"INV-2026-000001.pdf\""),
+            "{text}"
+        );
+        assert!(text.contains("Attached."), "{text}");
     }
 
     #[test]

@@ -1001,6 +1001,20 @@ pub async fn survey_by_token(tx: &mut Tx, token_hash: &str) -> Result<Option<Sur
     Ok(on!(tx, c => sqlx::query_as::<_, SurveyRow>(&sql).bind(token_hash).fetch_optional(c).await?))
 }
 
+/// The latest survey sent for a ticket.
+pub async fn survey_for_ticket(
+    tx: &mut Tx,
+    org_id: &str,
+    ticket_id: &str,
+) -> Result<Option<SurveyRow>> {
+    let sql = format!(
+        "SELECT {SURVEY_COLS} FROM csat_surveys WHERE org_id = $1 AND ticket_id = $2 ORDER BY sent_at DESC, id DESC LIMIT 1"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, SurveyRow>(&sql).bind(org_id).bind(ticket_id).fetch_optional(c).await?),
+    )
+}
+
 /// Records the first answer; a second answer to the same survey changes nothing.
 pub async fn answer_survey(
     tx: &mut Tx,

@@ -84,6 +84,14 @@ pub async fn insert_session(
     Ok(())
 }
 
+/// Revokes a portal session (signing out).
+pub async fn revoke_session(tx: &mut Tx, token_hash: &str, now: DateTime<Utc>) -> Result<u64> {
+    Ok(
+        on!(tx, c => sqlx::query("UPDATE portal_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
+        .bind(token_hash).bind(now).execute(c).await?.rows_affected()),
+    )
+}
+
 /// The portal user of a live session (not revoked, not expired at `now`, user active).
 pub async fn user_for_session(
     tx: &mut Tx,

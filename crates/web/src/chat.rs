@@ -177,6 +177,25 @@ fn token_of(parts: &Parts) -> Option<String> {
     })
 }
 
+/// The session cookie of the pages (`ld_portal`, `ld_console`), accepted only when the
+/// request's `Origin` is this site: a cookie rides along on a WebSocket opened by any
+/// page, so another site's page must not get a socket in the user's name.
+fn same_origin_cookie(parts: &Parts, name: &str) -> Option<String> {
+    let host = parts.headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let origin = parts
+        .headers
+        .get(axum::http::header::ORIGIN)?
+        .to_str()
+        .ok()?;
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))?;
+    if origin_host != host {
+        return None;
+    }
+    crate::ui::session::cookie(&parts.headers, name)
+}
+
 fn unauthenticated(code: &str, message: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -197,7 +216,9 @@ impl FromRequestParts<AppState> for Portal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = token_of(parts) else {
+        let token = token_of(parts)
+            .or_else(|| same_origin_cookie(parts, crate::ui::session::PORTAL_COOKIE));
+        let Some(token) = token else {
             return Err(unauthenticated(
                 "missing_portal_session",
                 "send the portal session token as Authorization: Bearer pts_… or ?token=pts_…",
@@ -230,7 +251,9 @@ impl FromRequestParts<AppState> for Agent {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = token_of(parts).filter(|t| t.starts_with("ses_")) else {
+        let token = token_of(parts)
+            .or_else(|| same_origin_cookie(parts, crate::ui::session::CONSOLE_COOKIE));
+        let Some(token) = token.filter(|t| t.starts_with("ses_")) else {
             return Err(unauthenticated(
                 "missing_session",
                 "send a staff session token as Authorization: Bearer ses_… or ?token=ses_…",

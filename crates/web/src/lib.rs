@@ -16,6 +16,7 @@ mod jobs;
 pub mod openapi;
 mod payments;
 mod routes;
+pub mod ui;
 
 pub use chat::ChatHub;
 pub use error::{ApiError, ErrorBody};
@@ -38,6 +39,8 @@ pub struct AppState {
     /// The live chat relay (in-process: every chat socket of a conversation must reach this
     /// process — see `chat`).
     pub chat: ChatHub,
+    /// Failed sign-ins of the pages, for their rate limit.
+    pub signin: ui::session::SignInLimiter,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             key_cache: KeyCache::default(),
             gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
             chat: ChatHub::default(),
+            signin: ui::session::SignInLimiter::default(),
         }
     }
 }

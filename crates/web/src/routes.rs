@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/invoices", post(create_invoice).get(list_invoices))
         .route("/v1/invoices/{id}", get(get_invoice).delete(delete_invoice))
         .route("/v1/invoices/{id}/lines", post(add_invoice_lines))
+        .route("/v1/invoices/{id}/pdf", get(invoice_pdf))
         .route("/v1/invoices/{id}/finalize", post(finalize_invoice))
         .route("/v1/invoices/{id}/void", post(void_invoice))
         .route(
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
             post(create_credit_note).get(list_credit_notes),
         )
         .route("/v1/credit_notes/{id}", get(get_credit_note))
+        .route("/v1/credit_notes/{id}/pdf", get(credit_note_pdf))
         .route("/v1/ledger_entries", get(list_ledger_entries))
         .route("/v1/bill_runs", post(create_bill_run))
         .merge(crate::payments::routes())
@@ -131,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::desk_kpi::routes())
         .merge(crate::chat::routes())
         .merge(crate::events::clock_routes())
+        .merge(crate::ui::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -611,6 +614,36 @@ async fn get_invoice(
     Ok(Json(invoicing::get(&s.db, &ctx(&org), &id).await?))
 }
 
+/// The invoice as a PDF in the customer's language (a draft is marked DRAFT).
+#[utoipa::path(get, path = "/v1/invoices/{id}/pdf", tag = "invoices",
+    responses((status = 200, content_type = "application/pdf", description = "The PDF, as an attachment named after the document number"), (status = 404, body = ErrorBody)))]
+async fn invoice_pdf(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (name, bytes) = app::documents::invoice_pdf(&s.db, &ctx(&org), &id).await?;
+    Ok(pdf_response(&name, bytes))
+}
+
+/// A PDF download: `application/pdf` with an attachment file name.
+pub(crate) fn pdf_response(name: &str, bytes: Vec<u8>) -> Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        name.replace(['"', '\\', '\r', '\n'], "_")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 #[utoipa::path(delete, path = "/v1/invoices/{id}", tag = "invoices", responses((status = 200, body = Deleted)))]
 async fn delete_invoice(
     State(s): State<AppState>,
@@ -707,6 +740,18 @@ async fn list_credit_notes(
         )
         .await?,
     ))
+}
+
+/// The credit note as a PDF in the customer's language.
+#[utoipa::path(get, path = "/v1/credit_notes/{id}/pdf", tag = "invoices",
+    responses((status = 200, content_type = "application/pdf", description = "The PDF, as an attachment named after the document number"), (status = 404, body = ErrorBody)))]
+async fn credit_note_pdf(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (name, bytes) = app::documents::credit_note_pdf(&s.db, &ctx(&org), &id).await?;
+    Ok(pdf_response(&name, bytes))
 }
 
 #[utoipa::path(get, path = "/v1/credit_notes/{id}", tag = "invoices", responses((status = 200, body = invoicing::CreditNote)))]

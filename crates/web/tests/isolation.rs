@@ -292,6 +292,8 @@ async fn isolation(srv: common::Server) {
             ),
         ),
         ("GET", format!("/v1/invoices/{}", f.open_invoice), None),
+        ("GET", format!("/v1/invoices/{}/pdf", f.open_invoice), None),
+        ("GET", format!("/v1/invoices/{}/pdf", f.draft_invoice), None),
         (
             "GET",
             format!("/v1/customers/{}/payment_methods", f.customer),
@@ -384,6 +386,11 @@ async fn isolation(srv: common::Server) {
                         "lines": [{"description": "x", "amount": 1}]})),
         ),
         ("GET", format!("/v1/credit_notes/{}", f.credit_note), None),
+        (
+            "GET",
+            format!("/v1/credit_notes/{}/pdf", f.credit_note),
+            None,
+        ),
         ("GET", format!("/v1/events/{}", f.event), None),
         (
             "GET",

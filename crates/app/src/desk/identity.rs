@@ -211,6 +211,22 @@ pub async fn on_file(tx: &mut Tx, org: &str, customer: &str) -> Result<OnFile> {
     })
 }
 
+/// The latest verification of a call or chat interaction, if one was started.
+pub async fn latest(
+    db: &Db,
+    sctx: &StaffCtx,
+    interaction_id: &str,
+) -> Result<Option<Verification>> {
+    sctx.require(Permission::ReadAccount)?;
+    let mut tx = db.read().await?;
+    Ok(
+        store::desk::verifications_of(&mut tx, sctx.org(), interaction_id)
+            .await?
+            .first()
+            .map(view),
+    )
+}
+
 /// Starts a verification with the default SMS provider ([`Sms::Log`]).
 pub async fn start(
     db: &Db,

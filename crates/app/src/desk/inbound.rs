@@ -778,6 +778,7 @@ pub async fn send(
             .unwrap_or_else(|| format!("{}@ledgerdesk", i.id)),
         in_reply_to,
         references,
+        attachments: Vec::new(),
     };
     let (status, error, result) = match mailer {
         mail::Mailer::Off => (

@@ -636,12 +636,42 @@ pub async fn answer_survey(
     comment: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CsatResponse> {
-    if !(1..=5).contains(&rating) {
-        return Err(AppError::invalid(
+    check_rating(rating)?;
+    let token = token.trim();
+    if token.is_empty() || token.len() > 200 {
+        return Err(AppError::not_found("csat_survey", "(token)"));
+    }
+    let survey = {
+        let mut tx = db.read().await?;
+        store::desk::survey_by_token(&mut tx, &crate::orgs::hash_key(token))
+            .await?
+            .ok_or_else(|| AppError::not_found("csat_survey", "(token)"))?
+    };
+    answer_survey_row(db, &survey, rating, comment, now).await
+}
+
+/// A rating is 1, 2, 3, 4 or 5 (`invalid`, `rating`).
+pub fn check_rating(rating: i64) -> Result<()> {
+    if (1..=5).contains(&rating) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
             "rating",
             "rating must be 1, 2, 3, 4 or 5",
-        ));
+        ))
     }
+}
+
+/// Records the answer to a survey already found (by its token, or by the ticket of the
+/// signed-in customer in the portal). The same checks as `answer_survey`.
+pub async fn answer_survey_row(
+    db: &Db,
+    survey: &store::desk::SurveyRow,
+    rating: i64,
+    comment: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<CsatResponse> {
+    check_rating(rating)?;
     let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     if comment.is_some_and(|c| c.chars().count() > 2000) {
         return Err(AppError::invalid(
@@ -649,14 +679,6 @@ pub async fn answer_survey(
             "a comment has at most 2000 characters",
         ));
     }
-    let token = token.trim();
-    if token.is_empty() || token.len() > 200 {
-        return Err(AppError::not_found("csat_survey", "(token)"));
-    }
-    let mut tx = db.begin().await?;
-    let survey = store::desk::survey_by_token(&mut tx, &crate::orgs::hash_key(token))
-        .await?
-        .ok_or_else(|| AppError::not_found("csat_survey", "(token)"))?;
     let already = || {
         AppError::state(
             "survey_already_answered",
@@ -666,6 +688,7 @@ pub async fn answer_survey(
     if survey.answered_at.is_some() {
         return Err(already());
     }
+    let mut tx = db.begin().await?;
     if store::desk::answer_survey(&mut tx, &survey.id, rating, comment, now).await? == 0 {
         return Err(already());
     }

@@ -16,6 +16,7 @@ pub mod inbound;
 pub mod kpi;
 pub mod macros;
 pub mod portal;
+pub mod selfservice;
 pub mod settings;
 pub mod staff;
 pub mod tickets;

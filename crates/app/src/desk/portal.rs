@@ -231,6 +231,14 @@ pub async fn login(db: &Db, input: PortalLogin, now: DateTime<Utc>) -> Result<Po
     })
 }
 
+/// Ends a portal session.
+pub async fn logout(db: &Db, token: &str, now: DateTime<Utc>) -> Result<()> {
+    let mut tx = db.begin().await?;
+    store::portal::revoke_session(&mut tx, &token_hash(token), now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The portal user a live `pts_…` token belongs to.
 pub async fn authenticate(db: &Db, token: &str, now: DateTime<Utc>) -> Result<PortalUserRow> {
     if !token.starts_with(TOKEN_PREFIX) {

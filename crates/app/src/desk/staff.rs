@@ -269,6 +269,18 @@ pub async fn update(db: &Db, sctx: &StaffCtx, id: &str, input: StaffUpdate) -> R
     Ok(v)
 }
 
+/// The staff user acting (a session's own record).
+pub async fn me(db: &Db, sctx: &StaffCtx) -> Result<Staff> {
+    let id = sctx
+        .staff_id()
+        .ok_or_else(|| AppError::Unauthenticated("not a staff session".into()))?;
+    let mut tx = db.read().await?;
+    store::desk::get_staff(&mut tx, sctx.org(), id)
+        .await?
+        .map(|r| view(&r))
+        .ok_or_else(|| AppError::not_found("staff", id))
+}
+
 pub async fn list(db: &Db, sctx: &StaffCtx) -> Result<Vec<Staff>> {
     let mut tx = db.read().await?;
     Ok(store::desk::list_staff(&mut tx, sctx.org())

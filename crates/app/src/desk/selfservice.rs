@@ -1,0 +1,299 @@
+//! The customer's own side of the account, as the self-service portal uses it.
+//!
+//! Rules:
+//! - Every read and change is scoped to the signed-in portal user's customer. Another
+//!   customer's invoice, subscription or ticket is `not_found`, never `forbidden`: the
+//!   answer must not confirm that the id exists.
+//! - Internal notes and the status history's actors are staff matters: a customer sees the
+//!   public messages of their tickets only.
+//! - The billing changes go through the same use cases as the API (`subscriptions::change`,
+//!   `payments::pay_invoice`), so proration, invoicing, the ledger and idempotency of the
+//!   gateway call are the same; the portal adds only the ownership check.
+//! - Tickets opened here are `portal` tickets of the customer; a reply here is a customer
+//!   reply (it reopens a resolved ticket, as an email would). A closed ticket takes no
+//!   reply: the customer opens a new one.
+
+use super::tickets::{self, Interaction, Ticket, TicketDetail};
+use super::{kpi, portal, StaffCtx};
+use crate::{invoicing, payments, subscriptions, AppError, Ctx, Result};
+use billing::ids::InteractionId;
+use chrono::{DateTime, Utc};
+use desk::ticket::{Status, TicketEvent};
+use serde::Deserialize;
+use store::desk::InteractionRow;
+use store::{new_id, Db};
+
+/// Who acts in the portal: a portal user of one customer.
+#[derive(Debug, Clone)]
+pub struct CustomerCtx {
+    pub ctx: Ctx,
+    pub customer_id: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+impl CustomerCtx {
+    /// The customer a live portal session token (`pts_…`) belongs to.
+    pub async fn from_token(db: &Db, token: &str, now: DateTime<Utc>) -> Result<CustomerCtx> {
+        let u = portal::authenticate(db, token, now).await?;
+        Ok(CustomerCtx {
+            ctx: Ctx::new(u.org_id, now),
+            customer_id: u.customer_id,
+            user_id: u.id,
+            email: u.email,
+        })
+    }
+
+    /// Ledgerdesk acting for the customer on the desk (ticket creation, status changes).
+    fn desk(&self) -> StaffCtx {
+        StaffCtx::system(self.ctx.clone())
+    }
+}
+
+fn mine<T>(
+    owner: Option<&str>,
+    c: &CustomerCtx,
+    resource: &'static str,
+    id: &str,
+    v: T,
+) -> Result<T> {
+    if owner == Some(c.customer_id.as_str()) {
+        Ok(v)
+    } else {
+        Err(AppError::not_found(resource, id))
+    }
+}
+
+/// One of the customer's invoices (drafts are not shown: they may still change).
+pub async fn invoice(db: &Db, c: &CustomerCtx, id: &str) -> Result<invoicing::Invoice> {
+    let inv = invoicing::get(db, &c.ctx, id).await?;
+    let owner = (inv.status != "draft").then_some(inv.customer.as_str());
+    let owner = owner.map(str::to_string);
+    mine(owner.as_deref(), c, "invoice", id, inv)
+}
+
+/// The PDF of one of the customer's invoices: `(file name, bytes)`.
+pub async fn invoice_pdf(db: &Db, c: &CustomerCtx, id: &str) -> Result<(String, Vec<u8>)> {
+    invoice(db, c, id).await?;
+    crate::documents::invoice_pdf(db, &c.ctx, id).await
+}
+
+/// The customer's invoices, newest first, drafts left out.
+pub async fn invoices(db: &Db, c: &CustomerCtx, limit: i64) -> Result<Vec<invoicing::Invoice>> {
+    let page = invoicing::list(
+        db,
+        &c.ctx,
+        Some(&c.customer_id),
+        None,
+        None,
+        None,
+        Some(limit),
+    )
+    .await?;
+    Ok(page
+        .data
+        .into_iter()
+        .filter(|i| i.status != "draft")
+        .collect())
+}
+
+/// One of the customer's subscriptions.
+pub async fn subscription(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+) -> Result<subscriptions::Subscription> {
+    let s = subscriptions::get(db, &c.ctx, id).await?;
+    let owner = s.customer.clone();
+    mine(Some(&owner), c, "subscription", id, s)
+}
+
+/// The exact effect of a plan or quantity change, writing nothing.
+pub async fn preview_change(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    change: &subscriptions::SubscriptionChange,
+) -> Result<subscriptions::ChangePreview> {
+    subscription(db, c, id).await?;
+    subscriptions::preview_change(db, &c.ctx, id, change).await
+}
+
+/// Applies a plan or quantity change (an upgrade is invoiced at once, prorated).
+pub async fn change(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    change: &subscriptions::SubscriptionChange,
+) -> Result<(subscriptions::Subscription, Option<invoicing::Invoice>)> {
+    subscription(db, c, id).await?;
+    subscriptions::change(db, &c.ctx, id, change).await
+}
+
+/// Pays what remains of one of the customer's open invoices with their default card.
+pub async fn pay(
+    db: &Db,
+    gw: &gateway::Gateway,
+    c: &CustomerCtx,
+    id: &str,
+) -> Result<payments::Charged> {
+    invoice(db, c, id).await?;
+    payments::pay_invoice(db, gw, &c.ctx, id, &payments::InvoicePay::default()).await
+}
+
+/// The customer's tickets, newest first.
+pub async fn tickets(db: &Db, c: &CustomerCtx) -> Result<Vec<Ticket>> {
+    let q = tickets::ListTickets {
+        customer: Some(c.customer_id.clone()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    Ok(tickets::list(db, &c.desk(), q).await?.data)
+}
+
+/// What the customer may see of an interaction: public messages, calls and chats.
+pub fn public(i: &Interaction) -> bool {
+    i.direction != "internal" && i.kind != "note"
+}
+
+/// One of the customer's tickets with its public conversation.
+pub async fn ticket(db: &Db, c: &CustomerCtx, id: &str) -> Result<TicketDetail> {
+    let mut d = tickets::get(db, &c.desk(), id).await?;
+    let owner = d.ticket.customer.clone();
+    d.interactions.retain(public);
+    d.status_history.clear();
+    d.watchers.clear();
+    mine(owner.as_deref(), c, "ticket", id, d)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OpenTicket {
+    pub subject: String,
+    pub body: String,
+    /// A desk category (invoice_discrepancy, payment_issue, refund_adjustment, payment_terms,
+    /// plan_change, account_change);
+    /// default other.
+    pub category: Option<String>,
+    /// One of the customer's invoices the question is about.
+    pub invoice: Option<String>,
+}
+
+/// Opens a portal ticket for the customer; the acknowledgement email goes out as for mail.
+pub async fn open_ticket(db: &Db, c: &CustomerCtx, input: OpenTicket) -> Result<TicketDetail> {
+    if input.body.trim().is_empty() {
+        return Err(AppError::missing("body"));
+    }
+    if input.body.chars().count() > 20_000 {
+        return Err(AppError::invalid(
+            "body",
+            "a message has at most 20000 characters",
+        ));
+    }
+    let mut links = Vec::new();
+    if let Some(inv) = input
+        .invoice
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        invoice(db, c, inv)
+            .await
+            .map_err(|_| AppError::invalid("invoice", format!("no such invoice: {inv}")))?;
+        links.push(tickets::LinkInput {
+            object_type: "invoice".into(),
+            id: inv.to_string(),
+        });
+    }
+    let category = input.category.filter(|s| !s.trim().is_empty());
+    tickets::create(
+        db,
+        &c.desk(),
+        tickets::CreateTicket {
+            customer: Some(c.customer_id.clone()),
+            requester_email: Some(c.email.clone()),
+            requester_name: None,
+            subject: input.subject,
+            body: Some(input.body),
+            channel: Some("portal".into()),
+            category,
+            priority: None,
+            team: None,
+            assignee: None,
+            tags: Vec::new(),
+            links,
+        },
+    )
+    .await
+}
+
+/// The customer writes on one of their tickets.
+pub async fn reply(db: &Db, c: &CustomerCtx, id: &str, body: &str) -> Result<TicketDetail> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::missing("body"));
+    }
+    if body.chars().count() > 20_000 {
+        return Err(AppError::invalid(
+            "body",
+            "a message has at most 20000 characters",
+        ));
+    }
+    let sctx = c.desk();
+    let org = c.ctx.org_id.clone();
+    let mut tx = db.begin().await?;
+    let mut t = store::desk::get_ticket(&mut tx, &org, id, true)
+        .await?
+        .filter(|t| t.customer_id.as_deref() == Some(c.customer_id.as_str()))
+        .ok_or_else(|| AppError::not_found("ticket", id))?;
+    if t.status == Status::Closed.as_str() || t.merged_into.is_some() {
+        return Err(AppError::state(
+            "ticket_closed",
+            "this ticket is closed; open a new ticket to write to us again",
+        ));
+    }
+    let (_, jobs) = tickets::apply(&mut tx, &sctx, &mut t, &TicketEvent::CustomerReply).await?;
+    t.updated_at = c.ctx.now;
+    store::desk::update_ticket(&mut tx, &t).await?;
+    let row = InteractionRow {
+        id: new_id!(InteractionId).to_string(),
+        org_id: org.clone(),
+        ticket_id: Some(t.id.clone()),
+        customer_id: Some(c.customer_id.clone()),
+        channel: "portal".into(),
+        direction: "inbound".into(),
+        kind: "message".into(),
+        author_type: "customer".into(),
+        from_address: Some(c.email.clone()),
+        subject: Some(t.subject.clone()),
+        body: body.to_string(),
+        created_at: c.ctx.now,
+        ..Default::default()
+    };
+    store::desk::insert_interactions(&mut tx, &[row]).await?;
+    crate::jobs::enqueue_at(&mut tx, &org, &jobs).await?;
+    tx.commit().await?;
+    ticket(db, c, id).await
+}
+
+/// The customer rates a resolved ticket (the survey sent at resolution), 1–5.
+pub async fn rate(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    rating: i64,
+    comment: Option<&str>,
+) -> Result<kpi::CsatResponse> {
+    kpi::check_rating(rating)?;
+    let mut tx = db.read().await?;
+    store::desk::get_ticket(&mut tx, &c.ctx.org_id, id, false)
+        .await?
+        .filter(|t| t.customer_id.as_deref() == Some(c.customer_id.as_str()))
+        .ok_or_else(|| AppError::not_found("ticket", id))?;
+    let survey = store::desk::survey_for_ticket(&mut tx, &c.ctx.org_id, id)
+        .await?
+        .ok_or_else(|| {
+            AppError::state("no_survey", "this ticket can be rated once it is resolved")
+        })?;
+    drop(tx);
+    kpi::answer_survey_row(db, &survey, rating, comment, c.ctx.now).await
+}

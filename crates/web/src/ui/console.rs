@@ -1,0 +1,1124 @@
+//! The agent console: sign in; the queue with SLA indicators; the ticket view with the
+//! customer-360 panel, replies with macros, internal notes, call logging, identity
+//! verification and billing actions within the agent's authority (above it they become
+//! approval requests); the supervisors' approvals inbox; customer search.
+//!
+//! Every operation is the desk's use case with the signed-in staff user's `StaffCtx`, so
+//! permissions, limits, approvals and the audit log are the API's.
+
+use super::fmt::{moment, money};
+use super::i18n::{Lang, Tr};
+use super::portal::{category_label, login_form, login_guard, signed_in, LoginForm};
+use super::session::{self, CONSOLE_COOKIE};
+use super::{
+    csrf_ok, error_text, message, read_error, redirect_with, render, take_flash, Chrome, Flash,
+    NavLink, ORG_COOKIE,
+};
+use crate::AppState;
+use app::desk::{actions, identity, tickets, StaffCtx};
+use app::Ctx;
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Utc;
+use desk::authority::Permission;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(queue))
+        .route("/console/{org}/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/tickets/{id}", get(ticket))
+        .route("/console/tickets/{id}/take", post(take))
+        .route("/console/tickets/{id}/reply", post(reply))
+        .route("/console/tickets/{id}/note", post(note))
+        .route("/console/tickets/{id}/call", post(log_call))
+        .route("/console/tickets/{id}/verify", post(verify))
+        .route("/console/tickets/{id}/verify/confirm", post(confirm))
+        .route("/console/tickets/{id}/actions", post(action))
+        .route("/console/approvals", get(approvals))
+        .route("/console/approvals/{id}/{decision}", post(decide))
+        .route("/console/customers", get(customers))
+        .route("/console/customers/{id}", get(customer))
+        .route("/console/invoices/{id}/pdf", get(invoice_pdf))
+}
+
+/// The signed-in staff user of a console request (`ld_console` cookie).
+pub struct Agent {
+    pub s: StaffCtx,
+    pub token: String,
+    pub lang: Lang,
+    pub me: app::desk::staff::Staff,
+}
+
+fn to_login(headers: &HeaderMap, expired: bool) -> Response {
+    match session::cookie(headers, ORG_COOKIE) {
+        Some(org) => {
+            let to = format!("/console/{org}/login");
+            if expired {
+                let t = super::lang(headers, None).t();
+                redirect_with(headers, &to, Flash::error(t.session_expired))
+            } else {
+                Redirect::to(&to).into_response()
+            }
+        }
+        None => {
+            let l = super::lang(headers, None);
+            message(
+                StatusCode::UNAUTHORIZED,
+                l,
+                l.t().sign_in,
+                "Open your organisation's console sign-in page (/console/<organisation>/login).",
+                None,
+            )
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let Some(token) = session::cookie(&parts.headers, CONSOLE_COOKIE) else {
+            return Err(to_login(&parts.headers, false));
+        };
+        let now = Utc::now();
+        let (org, id, role) = app::desk::staff::authenticate(&st.db, &token, now)
+            .await
+            .map_err(|_| to_login(&parts.headers, true))?;
+        let s = StaffCtx::staff(Ctx::new(org, now), id, role);
+        let me = app::desk::staff::me(&st.db, &s)
+            .await
+            .map_err(|_| to_login(&parts.headers, true))?;
+        let lang = super::lang(&parts.headers, Some(&me.locale));
+        Ok(Agent { s, token, lang, me })
+    }
+}
+
+impl Agent {
+    fn t(&self) -> &'static Tr {
+        self.lang.t()
+    }
+
+    fn chrome(
+        &self,
+        headers: &HeaderMap,
+        title: &str,
+        here: &str,
+    ) -> (Chrome, Option<header::HeaderValue>) {
+        let t = self.t();
+        let (flash, clear) = take_flash(headers);
+        let mut links = vec![("/console", t.queue), ("/console/customers", t.customers)];
+        if self.s.role.can(Permission::Approve) {
+            links.push(("/console/approvals", t.approvals));
+        }
+        let nav = links
+            .iter()
+            .map(|(href, label)| NavLink {
+                href: href.to_string(),
+                label,
+                current: here == *href,
+            })
+            .collect();
+        (
+            Chrome {
+                lang: self.lang.code(),
+                title: title.to_string(),
+                area: "console",
+                nav,
+                csrf: session::csrf_of(&self.token),
+                signed_in: Some(format!("{} ({})", self.me.name, self.me.role)),
+                logout: "/console/logout",
+                flash,
+                here: here.to_string(),
+            },
+            clear,
+        )
+    }
+
+    fn check(&self, headers: &HeaderMap, form_csrf: &str, back: &str) -> Option<Response> {
+        (!csrf_ok(&self.token, form_csrf))
+            .then(|| redirect_with(headers, back, Flash::error(self.t().form_expired)))
+    }
+
+    /// The outcome of a change: back to `back` with a message.
+    fn done<T>(&self, headers: &HeaderMap, back: &str, r: app::Result<T>, ok: &str) -> Response {
+        match r {
+            Ok(_) => redirect_with(headers, back, Flash::ok(ok)),
+            Err(e) => redirect_with(headers, back, Flash::error(error_text(&e))),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign in
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage {
+    c: Chrome,
+    t: &'static Tr,
+    action: String,
+    pre: String,
+}
+
+async fn login_page(Path(org): Path<String>, headers: HeaderMap) -> Response {
+    let action = format!("/console/{org}/login");
+    login_form(&headers, &org, "console", |c, t, pre| LoginPage {
+        c,
+        t,
+        action,
+        pre,
+    })
+}
+
+async fn login(
+    State(st): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let back = format!("/console/{org}/login");
+    if let Some(r) = login_guard(&st, &headers, "console", &f, &back) {
+        return r;
+    }
+    let input = app::desk::staff::LoginInput {
+        organisation: org.clone(),
+        email: f.email.clone(),
+        password: f.password.clone(),
+    };
+    match app::desk::staff::login(&st.db, input, Utc::now()).await {
+        Ok(sess) => {
+            st.signin.succeeded("console", &f.email);
+            signed_in(&headers, CONSOLE_COOKIE, &sess.token, "/", "/console")
+        }
+        Err(_) => {
+            st.signin.failed("console", &f.email);
+            let t = super::lang(&headers, None).t();
+            redirect_with(&headers, &back, Flash::error(t.wrong_login))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let token = session::cookie(&headers, CONSOLE_COOKIE).unwrap_or_default();
+    if !token.is_empty() && csrf_ok(&token, &f.csrf) {
+        let _ = app::desk::staff::logout(&st.db, &token, Utc::now()).await;
+    }
+    let mut res = to_login(&headers, false);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&headers, CONSOLE_COOKIE, "", "/", 0, "Lax"),
+    );
+    res
+}
+
+// ---------------------------------------------------------------------------------------
+// Queue
+
+struct QueueRow {
+    id: String,
+    number: String,
+    subject: String,
+    customer: String,
+    status: String,
+    priority: String,
+    assignee: String,
+    mine: bool,
+    fr_state: String,
+    fr_due: String,
+    res_state: String,
+    res_due: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/queue.html")]
+struct QueuePage {
+    c: Chrome,
+    t: &'static Tr,
+    rows: Vec<QueueRow>,
+    mine_only: bool,
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    mine: Option<String>,
+}
+
+fn sla_text(c: &tickets::SlaClock, lang: Lang) -> (String, String) {
+    (
+        c.state.clone(),
+        c.due.map(|d| moment(d, lang)).unwrap_or_default(),
+    )
+}
+
+async fn queue(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<QueueQuery>,
+    a: Agent,
+) -> Response {
+    let t = a.t();
+    let mine_only = q.mine.is_some();
+    let list = tickets::ListTickets {
+        open: Some(true),
+        assignee: mine_only.then(|| a.me.id.clone()),
+        limit: Some(100),
+        ..Default::default()
+    };
+    let page = match tickets::list(&st.db, &a.s, list).await {
+        Ok(p) => p,
+        Err(e) => return read_error(a.lang, e),
+    };
+    let staff = app::desk::staff::list(&st.db, &a.s)
+        .await
+        .unwrap_or_default();
+    let name_of = |id: &Option<String>| match id {
+        None => t.unassigned.to_string(),
+        Some(id) => staff
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| id.clone()),
+    };
+    let rows = page
+        .data
+        .iter()
+        .map(|x| {
+            let (fr_state, fr_due) = sla_text(&x.first_response_sla, a.lang);
+            let (res_state, res_due) = sla_text(&x.resolution_sla, a.lang);
+            QueueRow {
+                id: x.id.clone(),
+                number: x.number.clone(),
+                subject: x.subject.clone(),
+                customer: x
+                    .requester_name
+                    .clone()
+                    .or_else(|| x.requester_email.clone())
+                    .unwrap_or_default(),
+                status: x.status.clone(),
+                priority: x.priority.clone(),
+                assignee: name_of(&x.assignee),
+                mine: x.assignee.as_deref() == Some(a.me.id.as_str()),
+                fr_state,
+                fr_due,
+                res_state,
+                res_due,
+            }
+        })
+        .collect();
+    let (c, clear) = a.chrome(&headers, t.queue, "/console");
+    render(
+        &QueuePage {
+            c,
+            t,
+            rows,
+            mine_only,
+        },
+        clear,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Ticket with the customer-360 panel
+
+struct Msg {
+    kind: String,
+    who: String,
+    at: String,
+    body: String,
+    css: &'static str,
+}
+
+struct SubRow {
+    status: String,
+    period_end: String,
+    items: String,
+}
+
+struct PayRow {
+    date: String,
+    method: String,
+    amount: String,
+    status: String,
+}
+
+struct TimelineRow {
+    at: String,
+    kind: String,
+}
+
+struct Panel {
+    name: String,
+    email: String,
+    phone: String,
+    locale: String,
+    time_zone: String,
+    currency: String,
+    owed: String,
+    credit: String,
+    subscriptions: Vec<SubRow>,
+    invoices: Vec<(String, String, String, String, String)>,
+    payments: Vec<PayRow>,
+    timeline: Vec<TimelineRow>,
+}
+
+struct ActionRow {
+    action: String,
+    amount: String,
+    status: String,
+    reason: String,
+}
+
+struct LimitRow {
+    action: &'static str,
+    label: &'static str,
+    limit: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/ticket.html")]
+struct TicketPage {
+    c: Chrome,
+    t: &'static Tr,
+    id: String,
+    number: String,
+    subject: String,
+    status: String,
+    category: &'static str,
+    priority: String,
+    assignee: String,
+    mine: bool,
+    fr: (String, String),
+    res: (String, String),
+    messages: Vec<Msg>,
+    macros: Vec<String>,
+    panel: Option<Panel>,
+    conversation: Option<String>,
+    verification: Option<(String, String, String)>,
+    actions: Vec<ActionRow>,
+    limits: Vec<LimitRow>,
+    invoices_open: Vec<(String, String)>,
+    can_act: bool,
+}
+
+async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
+    let ctx = &a.s.ctx;
+    let cus = app::customers::get(&st.db, ctx, customer).await.ok()?;
+    let lang = a.lang;
+    let bal = app::ledger::customer_balance(&st.db, ctx, customer)
+        .await
+        .ok();
+    let subs = app::subscriptions::list(&st.db, ctx, Some(customer), None, None, Some(10))
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    let invoices = app::invoicing::list(&st.db, ctx, Some(customer), None, None, None, Some(10))
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    let payments = app::payments::list_payments(&st.db, ctx, Some(customer), None, None, Some(10))
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    let timeline = app::events::timeline(&st.db, ctx, customer, None, Some(15))
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    Some(Panel {
+        name: cus.name.clone(),
+        email: cus.email.clone().unwrap_or_default(),
+        phone: cus.phone.clone().unwrap_or_default(),
+        locale: cus.locale.clone(),
+        time_zone: cus.time_zone.clone(),
+        currency: cus.currency.clone(),
+        owed: bal
+            .as_ref()
+            .map(|b| money(b.amount_owed, &b.currency, lang))
+            .unwrap_or_default(),
+        credit: bal
+            .as_ref()
+            .map(|b| money(b.credit_balance, &b.currency, lang))
+            .unwrap_or_default(),
+        subscriptions: subs
+            .iter()
+            .map(|s| SubRow {
+                status: s.status.clone(),
+                period_end: super::fmt::date(s.current_period_end_date, lang),
+                items: s
+                    .items
+                    .iter()
+                    .map(|i| format!("{} × {}", i.price, i.quantity))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        invoices: invoices
+            .iter()
+            .map(|i| {
+                (
+                    i.id.clone(),
+                    i.number.clone().unwrap_or_else(|| i.id.clone()),
+                    i.status.clone(),
+                    money(i.total, &i.currency, lang),
+                    money(i.amount_remaining, &i.currency, lang),
+                )
+            })
+            .collect(),
+        payments: payments
+            .iter()
+            .map(|p| PayRow {
+                date: moment(p.created, lang),
+                method: p.method.clone(),
+                amount: money(p.amount, &p.currency, lang),
+                status: p.status.clone(),
+            })
+            .collect(),
+        timeline: timeline
+            .iter()
+            .map(|e| TimelineRow {
+                at: moment(e.created, lang),
+                kind: e.kind.clone(),
+            })
+            .collect(),
+    })
+}
+
+const ACTIONS: [&str; 2] = ["goodwill_credit", "credit_note"];
+
+async fn ticket(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+) -> Response {
+    let t = a.t();
+    let d = match tickets::get(&st.db, &a.s, &id).await {
+        Ok(d) => d,
+        Err(e) => return read_error(a.lang, e),
+    };
+    let staff = app::desk::staff::list(&st.db, &a.s)
+        .await
+        .unwrap_or_default();
+    let name_of = |id: &str| {
+        staff
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let messages = d
+        .interactions
+        .iter()
+        .map(|i| {
+            let who = match i.author_type.as_str() {
+                "customer" => i.from.clone().unwrap_or_else(|| t.customer.to_string()),
+                "staff" => i.author.as_deref().map(name_of).unwrap_or_default(),
+                other => other.to_string(),
+            };
+            let css = match (i.kind.as_str(), i.direction.as_str()) {
+                ("note", _) | (_, "internal") => "note",
+                (_, "outbound") => "mine",
+                _ => "",
+            };
+            Msg {
+                kind: i.kind.clone(),
+                who,
+                at: moment(i.created, a.lang),
+                body: i.body.clone(),
+                css,
+            }
+        })
+        .collect();
+    // The conversation verification belongs to: the latest call or chat of the ticket.
+    let conversation = d
+        .interactions
+        .iter()
+        .rev()
+        .find(|i| i.kind == "call" || i.kind == "chat")
+        .map(|i| i.id.clone());
+    let verification = match &conversation {
+        Some(cid) => identity::latest(&st.db, &a.s, cid)
+            .await
+            .ok()
+            .flatten()
+            .map(|v| (v.id, v.status, v.method)),
+        None => None,
+    };
+    let macros = app::desk::macros::list(&st.db, &a.s)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.name)
+        .fold(Vec::<String>::new(), |mut acc, n| {
+            if !acc.contains(&n) {
+                acc.push(n);
+            }
+            acc
+        });
+    let panel = match &d.ticket.customer {
+        Some(c) => panel(&st, &a, c).await,
+        None => None,
+    };
+    let currency = panel
+        .as_ref()
+        .map(|p| p.currency.clone())
+        .unwrap_or_else(|| "USD".into());
+    let limits = match actions::get_limits(&st.db, &a.s, Some(&currency)).await {
+        Ok(l) => ACTIONS
+            .iter()
+            .map(|act| {
+                let limit = l
+                    .data
+                    .iter()
+                    .find(|x| x.role == a.s.role.as_str() && x.action == *act)
+                    .and_then(|x| x.limit);
+                LimitRow {
+                    action: act,
+                    label: if *act == "goodwill_credit" {
+                        t.goodwill_credit
+                    } else {
+                        t.credit_note
+                    },
+                    limit: match limit {
+                        Some(v) => money(v, &currency, a.lang),
+                        None => t.unlimited.to_string(),
+                    },
+                }
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let actions_list = actions::list_for_ticket(&st.db, &a.s, &id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| ActionRow {
+            amount: money(x.amount, &x.currency, a.lang),
+            action: x.action,
+            status: x.status,
+            reason: x.reason,
+        })
+        .collect();
+    let invoices_open = match &d.ticket.customer {
+        Some(c) => app::invoicing::list(&st.db, &a.s.ctx, Some(c), None, None, None, Some(20))
+            .await
+            .map(|p| {
+                p.data
+                    .into_iter()
+                    .filter(|i| i.status == "open" || i.status == "paid")
+                    .map(|i| {
+                        let label = format!(
+                            "{} · {}",
+                            i.number.clone().unwrap_or_else(|| i.id.clone()),
+                            money(i.total, &i.currency, a.lang)
+                        );
+                        (i.id, label)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let tk = &d.ticket;
+    let (c, clear) = a.chrome(
+        &headers,
+        &format!("{} {}", tk.number, tk.subject),
+        "/console",
+    );
+    render(
+        &TicketPage {
+            c,
+            t,
+            id: tk.id.clone(),
+            number: tk.number.clone(),
+            subject: tk.subject.clone(),
+            status: tk.status.clone(),
+            category: category_label(t, &tk.category),
+            priority: tk.priority.clone(),
+            assignee: tk
+                .assignee
+                .as_deref()
+                .map(name_of)
+                .unwrap_or_else(|| t.unassigned.to_string()),
+            mine: tk.assignee.as_deref() == Some(a.me.id.as_str()),
+            fr: sla_text(&tk.first_response_sla, a.lang),
+            res: sla_text(&tk.resolution_sla, a.lang),
+            messages,
+            macros,
+            panel,
+            conversation,
+            verification,
+            actions: actions_list,
+            limits,
+            invoices_open,
+            can_act: a.s.role.can(Permission::BillingAction),
+        },
+        clear,
+    )
+}
+
+fn back_to(id: &str) -> String {
+    format!("/console/tickets/{id}")
+}
+
+async fn take(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let input = tickets::UpdateTicket {
+        assignee: Some(a.me.id.clone()),
+        ..Default::default()
+    };
+    let r = tickets::update(&st.db, &a.s, &id, input).await;
+    a.done(&headers, &back, r, "✓")
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    body: Option<String>,
+    #[serde(rename = "macro")]
+    macro_name: Option<String>,
+    status: Option<String>,
+}
+
+async fn reply(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<ReplyForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let input = tickets::ReplyInput {
+        body: f.body.filter(|b| !b.trim().is_empty()),
+        macro_name: f.macro_name.filter(|m| !m.is_empty()),
+        status: f.status.filter(|s| !s.is_empty()),
+        handling_secs: None,
+    };
+    let r = tickets::reply(&st.db, &a.s, &id, input).await;
+    a.done(&headers, &back, r, "✓")
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    body: String,
+}
+
+async fn note(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let r = tickets::note(&st.db, &a.s, &id, tickets::NoteInput { body: f.body }).await;
+    a.done(&headers, &back, r, "✓")
+}
+
+#[derive(Deserialize)]
+struct CallForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    phone_number: String,
+    #[serde(default)]
+    notes: String,
+}
+
+async fn log_call(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<CallForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let input = app::desk::calls::CallInput {
+        phone_number: f.phone_number,
+        ticket: Some(id.clone()),
+        customer: None,
+        direction: Some("inbound".into()),
+        wait_secs: 0,
+        talk_secs: 0,
+        hold_secs: 0,
+        wrap_secs: 0,
+        started_at: a.s.ctx.now,
+        ended_at: None,
+        notes: f.notes,
+    };
+    let r = app::desk::calls::log_call(&st.db, &a.s, input).await;
+    a.done(&headers, &back, r, a.t().call_logged)
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    interaction: String,
+    method: String,
+    postal_code: Option<String>,
+    card_last4: Option<String>,
+}
+
+async fn verify(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<VerifyForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let factors = if f.method == "knowledge" {
+        let mut v = Vec::new();
+        if let Some(p) = f.postal_code.filter(|s| !s.trim().is_empty()) {
+            v.push(desk::identity::Factor::PostalCode(p));
+        }
+        if let Some(c) = f.card_last4.filter(|s| !s.trim().is_empty()) {
+            v.push(desk::identity::Factor::CardLast4(c));
+        }
+        Some(v)
+    } else {
+        None
+    };
+    let input = identity::StartVerification {
+        method: f.method,
+        factors,
+    };
+    let r = identity::start(&st.db, &a.s, &f.interaction, input).await;
+    a.done(&headers, &back, r, "✓")
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    verification: String,
+    code: String,
+}
+
+async fn confirm(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<ConfirmForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let input = identity::ConfirmVerification { code: f.code };
+    let r = identity::confirm(&st.db, &a.s, &f.verification, input).await;
+    a.done(&headers, &back, r, a.t().verified)
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    action: String,
+    /// Major units as typed ("25.00").
+    amount: String,
+    currency: String,
+    invoice: Option<String>,
+    reason: String,
+    reason_code: String,
+    interaction: Option<String>,
+}
+
+/// "25", "25.5", "25,50" in major units → minor units of `currency`.
+fn parse_amount(text: &str, currency: &str) -> Result<i64, String> {
+    let exp = billing::money::Currency::parse(currency)
+        .map_err(|e| e.to_string())?
+        .exponent();
+    let s = text.trim().replace(',', ".");
+    let d: rust_decimal::Decimal = s
+        .parse()
+        .map_err(|_| format!("amount must be a number like 25.00, not {text:?}"))?;
+    let minor = d * rust_decimal::Decimal::from(10i64.pow(exp));
+    if minor.fract() != rust_decimal::Decimal::ZERO || minor <= rust_decimal::Decimal::ZERO {
+        return Err(format!(
+            "amount must be positive with at most {exp} decimals"
+        ));
+    }
+    i64::try_from(minor).map_err(|_| "amount is too large".to_string())
+}
+
+async fn action(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let back = back_to(&id);
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let amount = match parse_amount(&f.amount, &f.currency) {
+        Ok(v) => v,
+        Err(e) => return redirect_with(&headers, &back, Flash::error(e)),
+    };
+    let input = actions::ActionInput {
+        action: f.action,
+        amount: Some(amount),
+        currency: Some(f.currency),
+        invoice: f.invoice.filter(|s| !s.is_empty()),
+        payment: None,
+        reason: f.reason,
+        reason_code: f.reason_code,
+        interaction: f.interaction.filter(|s| !s.is_empty()),
+        lines: None,
+        coupon: None,
+        subscription: None,
+        due_date: None,
+        instalments: None,
+    };
+    let t = a.t();
+    match actions::take(&st.db, &st.gateway, &a.s, &id, input).await {
+        Ok(x) if x.status == "executed" => {
+            redirect_with(&headers, &back, Flash::ok(t.action_executed))
+        }
+        Ok(x) if x.status == "pending_approval" => redirect_with(
+            &headers,
+            &back,
+            Flash::ok(format!(
+                "{} ({})",
+                t.action_pending,
+                x.approver_roles.join(", ")
+            )),
+        ),
+        Ok(x) => redirect_with(&headers, &back, Flash::error(x.status)),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Approvals
+
+struct ApprovalRow {
+    id: String,
+    ticket: String,
+    action: String,
+    amount: String,
+    reason: String,
+    requested_by: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/approvals.html")]
+struct ApprovalsPage {
+    c: Chrome,
+    t: &'static Tr,
+    rows: Vec<ApprovalRow>,
+}
+
+async fn approvals(State(st): State<AppState>, headers: HeaderMap, a: Agent) -> Response {
+    let t = a.t();
+    let list = match actions::pending_approvals(&st.db, &a.s).await {
+        Ok(l) => l,
+        Err(e) => return read_error(a.lang, e),
+    };
+    let staff = app::desk::staff::list(&st.db, &a.s)
+        .await
+        .unwrap_or_default();
+    let rows = list
+        .into_iter()
+        .map(|x| ApprovalRow {
+            id: x.id,
+            ticket: x.ticket,
+            amount: money(x.amount, &x.currency, a.lang),
+            action: x.action,
+            reason: x.reason,
+            requested_by: staff
+                .iter()
+                .find(|s| s.id == x.requested_by)
+                .map(|s| s.name.clone())
+                .unwrap_or(x.requested_by),
+            at: moment(x.created, a.lang),
+        })
+        .collect();
+    let (c, clear) = a.chrome(&headers, t.approvals, "/console/approvals");
+    render(&ApprovalsPage { c, t, rows }, clear)
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    note: Option<String>,
+}
+
+async fn decide(
+    State(st): State<AppState>,
+    Path((id, decision)): Path<(String, String)>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    let back = "/console/approvals";
+    if let Some(r) = a.check(&headers, &f.csrf, back) {
+        return r;
+    }
+    let input = actions::DecisionInput {
+        note: f.note.filter(|n| !n.trim().is_empty()),
+    };
+    let t = a.t();
+    match decision.as_str() {
+        "approve" => {
+            let r = actions::approve(&st.db, &st.gateway, &a.s, &id, input).await;
+            a.done(&headers, back, r, t.action_executed)
+        }
+        "reject" => {
+            let r = actions::reject(&st.db, &a.s, &id, input).await;
+            a.done(&headers, back, r, t.action_rejected)
+        }
+        _ => message(
+            StatusCode::NOT_FOUND,
+            a.lang,
+            t.not_found,
+            t.not_found_text,
+            None,
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Customers
+
+struct CustomerRow {
+    id: String,
+    name: String,
+    email: String,
+    currency: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/customers.html")]
+struct CustomersPage {
+    c: Chrome,
+    t: &'static Tr,
+    q: String,
+    rows: Vec<CustomerRow>,
+    searched: bool,
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+}
+
+async fn customers(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(sq): Query<SearchQuery>,
+    a: Agent,
+) -> Response {
+    let t = a.t();
+    let q = sq.q.unwrap_or_default();
+    let rows = if q.trim().is_empty() {
+        Vec::new()
+    } else {
+        match app::customers::list(&st.db, &a.s.ctx, Some(q.trim()), None, Some(25)).await {
+            Ok(p) => p
+                .data
+                .into_iter()
+                .map(|c| CustomerRow {
+                    id: c.id,
+                    name: c.name,
+                    email: c.email.unwrap_or_default(),
+                    currency: c.currency,
+                })
+                .collect(),
+            Err(e) => return read_error(a.lang, e),
+        }
+    };
+    let (c, clear) = a.chrome(&headers, t.customers, "/console/customers");
+    render(
+        &CustomersPage {
+            c,
+            t,
+            searched: !q.trim().is_empty(),
+            q,
+            rows,
+        },
+        clear,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "console/customer.html")]
+struct CustomerPage {
+    c: Chrome,
+    t: &'static Tr,
+    p: Panel,
+}
+
+/// One customer's account (the customer-360 panel on its own).
+async fn customer(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    a: Agent,
+) -> Response {
+    let t = a.t();
+    let Some(p) = panel(&st, &a, &id).await else {
+        return message(
+            StatusCode::NOT_FOUND,
+            a.lang,
+            t.not_found,
+            t.not_found_text,
+            None,
+        );
+    };
+    let (c, clear) = a.chrome(&headers, &p.name, "/console/customers");
+    render(&CustomerPage { c, t, p }, clear)
+}
+
+/// An invoice's PDF, as the customer received it.
+async fn invoice_pdf(State(st): State<AppState>, Path(id): Path<String>, a: Agent) -> Response {
+    match app::documents::invoice_pdf(&st.db, &a.s.ctx, &id).await {
+        Ok((name, bytes)) => crate::routes::pdf_response(&name, bytes),
+        Err(e) => read_error(a.lang, e),
+    }
+}

@@ -1,0 +1,218 @@
+//! The pages' words in English and Russian. Every text exists in both languages: the
+//! `texts!` table makes a missing translation a compile error, not a blank on a page.
+//!
+//! Choice of language: the `ld_lang` cookie (set by the page's language switch, `?lang=`),
+//! else the signed-in customer's or staff user's locale, else English.
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ru,
+}
+
+impl Lang {
+    /// `ru…` is Russian; everything else English.
+    pub fn of(locale: &str) -> Lang {
+        if locale.trim().to_ascii_lowercase().starts_with("ru") {
+            Lang::Ru
+        } else {
+            Lang::En
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+        }
+    }
+    pub fn t(self) -> &'static Tr {
+        match self {
+            Lang::En => &EN,
+            Lang::Ru => &RU,
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($key:ident: $en:literal, $ru:literal;)*) => {
+        /// The words of one language.
+        pub struct Tr { $(pub $key: &'static str,)* }
+        pub static EN: Tr = Tr { $($key: $en,)* };
+        pub static RU: Tr = Tr { $($key: $ru,)* };
+    };
+}
+
+texts! {
+    skip_to_content: "Skip to content", "Перейти к содержанию";
+    main_nav: "Main", "Основное меню";
+    language: "Language", "Язык";
+    sign_in: "Sign in", "Войти";
+    sign_out: "Sign out", "Выйти";
+    email: "Email", "Эл. почта";
+    password: "Password", "Пароль";
+    portal_title: "Your account", "Ваш аккаунт";
+    console_title: "Agent console", "Консоль оператора";
+    wrong_login: "Wrong email or password.", "Неверная почта или пароль.";
+    too_many_attempts: "Too many sign-in attempts. Try again in 15 minutes.", "Слишком много попыток входа. Попробуйте через 15 минут.";
+    session_expired: "Your session has ended. Please sign in again.", "Сеанс завершён. Войдите снова.";
+    form_expired: "This form has expired. Reload the page and try again.", "Форма устарела. Обновите страницу и попробуйте снова.";
+    not_found: "Not found", "Не найдено";
+    not_found_text: "There is nothing here, or it is not yours to see.", "Здесь ничего нет, или у вас нет доступа.";
+    error_title: "Something went wrong", "Что-то пошло не так";
+    back: "Back", "Назад";
+    overview: "Overview", "Обзор";
+    invoices: "Invoices", "Счета";
+    invoice: "Invoice", "Счёт";
+    tickets: "Support", "Поддержка";
+    chat: "Chat", "Чат";
+    balance: "Balance", "Баланс";
+    amount_owed: "You owe", "К оплате";
+    credit_balance: "Credit balance", "Кредитный баланс";
+    current_plan: "Current plan", "Текущий тариф";
+    no_subscription: "No active subscription.", "Нет активной подписки.";
+    next_invoice: "Next invoice (estimate, before tax)", "Следующий счёт (оценка, без налога)";
+    renews_on: "Renews on", "Продление";
+    ends_on: "Ends on", "Заканчивается";
+    overdue: "Overdue", "Просрочено";
+    nothing_overdue: "Nothing is overdue.", "Просроченных счетов нет.";
+    change_plan: "Change plan or quantity", "Изменить тариф или количество";
+    number: "Number", "Номер";
+    date: "Date", "Дата";
+    due_date: "Due date", "Срок оплаты";
+    status: "Status", "Статус";
+    total: "Total", "Итого";
+    subtotal: "Subtotal", "Подытог";
+    discount: "Discount", "Скидка";
+    tax: "Tax", "Налог";
+    amount_due: "Amount due", "К оплате";
+    amount_paid: "Paid", "Оплачено";
+    amount_remaining: "Remaining", "Осталось оплатить";
+    credit_applied: "Credit applied", "Зачтён кредит";
+    description: "Description", "Описание";
+    period: "Period", "Период";
+    quantity: "Qty", "Кол-во";
+    amount: "Amount", "Сумма";
+    download_pdf: "Download PDF", "Скачать PDF";
+    pay_now: "Pay now", "Оплатить";
+    payment_ok: "Thank you: the payment went through.", "Спасибо, платёж прошёл.";
+    payment_declined: "The card was declined", "Карта отклонена";
+    no_invoices: "No invoices yet.", "Счетов пока нет.";
+    status_draft: "Draft", "Черновик";
+    status_open: "Open", "К оплате";
+    status_paid: "Paid", "Оплачен";
+    status_void: "Void", "Аннулирован";
+    status_uncollectible: "Uncollectible", "Безнадёжный";
+    plan: "Plan", "Тариф";
+    preview: "Preview", "Предпросмотр";
+    confirm_change: "Confirm change", "Подтвердить изменение";
+    change_now_charge: "Charged now for the rest of this period", "Спишется сейчас за остаток периода";
+    change_at_period_end: "Takes effect at the end of the current period; nothing is charged now.", "Вступит в силу в конце текущего периода; сейчас ничего не списывается.";
+    per_period_before: "Per period now", "За период сейчас";
+    per_period_after: "Per period after", "За период после";
+    plan_changed: "Your plan has been changed.", "Тариф изменён.";
+    open_ticket: "Ask a question", "Задать вопрос";
+    subject: "Subject", "Тема";
+    message: "Message", "Сообщение";
+    category: "Topic", "Тема обращения";
+    about_invoice: "About invoice (optional)", "По счёту (необязательно)";
+    none: "None", "Нет";
+    send: "Send", "Отправить";
+    reply: "Reply", "Ответить";
+    no_tickets: "No questions yet.", "Обращений пока нет.";
+    ticket_opened: "Thank you: we have your question and will answer soon.", "Спасибо, ваш вопрос принят, скоро ответим.";
+    rate_ticket: "How did we do?", "Как мы справились?";
+    rate: "Rate", "Оценить";
+    thanks_rating: "Thank you for rating us.", "Спасибо за оценку.";
+    you: "You", "Вы";
+    support_team: "Support", "Поддержка";
+    cat_invoice_discrepancy: "Something is wrong on an invoice", "Ошибка в счёте";
+    cat_payment_problem: "Payment problem", "Проблема с платежом";
+    cat_refund: "Refund or adjustment", "Возврат или корректировка";
+    cat_payment_terms: "Payment terms", "Условия оплаты";
+    cat_plan_change: "Changing my plan", "Смена тарифа";
+    cat_account_change: "Account details", "Данные аккаунта";
+    cat_other: "Other", "Другое";
+    chat_title: "Chat with us", "Чат с поддержкой";
+    chat_connect: "Start chat", "Начать чат";
+    chat_placeholder: "Type a message", "Введите сообщение";
+    queue: "Queue", "Очередь";
+    approvals: "Approvals", "Согласования";
+    customers: "Customers", "Клиенты";
+    kpis: "KPIs", "Показатели";
+    search: "Search", "Найти";
+    search_customers: "Search by name, email or external id", "Поиск по имени, почте или внешнему id";
+    ticket: "Ticket", "Обращение";
+    customer: "Customer", "Клиент";
+    assignee: "Assignee", "Исполнитель";
+    priority: "Priority", "Приоритет";
+    sla: "SLA", "SLA";
+    first_response: "First response", "Первый ответ";
+    resolution: "Resolution", "Решение";
+    unassigned: "Unassigned", "Не назначено";
+    take: "Take", "Взять";
+    empty_queue: "The queue is empty.", "Очередь пуста.";
+    conversation: "Conversation", "Переписка";
+    internal_note: "Internal note", "Внутренняя заметка";
+    add_note: "Add note", "Добавить заметку";
+    macro_label: "Macro", "Шаблон";
+    no_macro: "No macro", "Без шаблона";
+    status_after: "Status after", "Статус после";
+    profile: "Profile", "Профиль";
+    subscriptions: "Subscriptions", "Подписки";
+    payments: "Payments", "Платежи";
+    timeline: "Timeline", "История";
+    verification: "Identity verification", "Проверка личности";
+    verified: "Verified", "Проверен";
+    not_verified: "Not verified", "Не проверен";
+    log_call: "Log a call", "Записать звонок";
+    phone: "Phone", "Телефон";
+    call_logged: "Call logged.", "Звонок записан.";
+    verify_with: "Verify with", "Проверить через";
+    email_code: "Code by email", "Код по почте";
+    sms_code: "Code by SMS", "Код по SMS";
+    knowledge: "Account knowledge", "Данные аккаунта";
+    postal_code: "Postal code", "Почтовый индекс";
+    card_last4: "Card last four", "Последние 4 цифры карты";
+    start_verification: "Start", "Начать";
+    code: "Code", "Код";
+    confirm: "Confirm", "Подтвердить";
+    needs_call: "Log the call or open a chat first: verification belongs to a conversation.", "Сначала запишите звонок или откройте чат: проверка относится к разговору.";
+    billing_action: "Billing action", "Финансовое действие";
+    action: "Action", "Действие";
+    reason: "Reason", "Причина";
+    reason_code: "Reason code", "Код причины";
+    your_limit: "Your limit", "Ваш лимит";
+    unlimited: "unlimited", "без лимита";
+    above_limit_note: "Above your limit the action becomes an approval request.", "Выше лимита действие уходит на согласование.";
+    request: "Request", "Выполнить";
+    action_executed: "Done", "Выполнено";
+    action_pending: "Sent for approval", "Отправлено на согласование";
+    action_rejected: "Rejected", "Отклонено";
+    actions_taken: "Actions", "Действия";
+    approve: "Approve", "Согласовать";
+    reject: "Reject", "Отклонить";
+    no_approvals: "Nothing waits for approval.", "Нет запросов на согласование.";
+    requested_by: "Requested by", "Запросил";
+    goodwill_credit: "Goodwill credit", "Компенсация (кредит)";
+    credit_note: "Credit note", "Кредит-нота";
+    in_conversation: "In conversation", "В разговоре";
+    no_results: "No results.", "Ничего не найдено.";
+    open_tickets_count: "Open tickets", "Открытые обращения";
+    created: "Created", "Создано";
+    currency_label: "Currency", "Валюта";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_pick_a_language() {
+        assert_eq!(Lang::of("ru"), Lang::Ru);
+        assert_eq!(Lang::of("ru-RU"), Lang::Ru);
+        assert_eq!(Lang::of("en"), Lang::En);
+        assert_eq!(Lang::of("de"), Lang::En);
+        assert_eq!(Lang::Ru.t().sign_in, "Войти");
+    }
+}

@@ -1,0 +1,296 @@
+//! The pages: the customer self-service portal (`/portal`) and the agent console
+//! (`/console`), rendered on the server with askama and enhanced with htmx (vendored under
+//! `/static`; no Node at run time).
+//!
+//! Rules of every page:
+//! - Handlers are thin, as in the API: read the session, call one use case of `app`, fill a
+//!   view model of display strings, render. The rules stay in `app` and below.
+//! - A change is a POST of a form with a CSRF token (`session`), answered with a redirect
+//!   (post/redirect/get); its outcome is shown once as a flash message on the next page.
+//! - Headers on every page and asset: a Content-Security-Policy without inline scripts or
+//!   styles, `X-Frame-Options: DENY`, `nosniff`, no referrer across origins, and
+//!   `Cache-Control: no-store` on pages (they show account data).
+//! - A signed-in customer reaches only their own account: the `app::desk::selfservice`
+//!   use cases answer `not_found` for anything else, and the page says "not found".
+
+pub mod console;
+pub mod fmt;
+pub mod i18n;
+pub mod portal;
+pub mod session;
+
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use i18n::{Lang, Tr};
+use serde::Deserialize;
+
+/// The organisation a browser last signed in to (not secret): where "sign in again" goes.
+pub const ORG_COOKIE: &str = "ld_org";
+const FLASH_COOKIE: &str = "ld_flash";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/{file}", get(asset))
+        .route("/lang/{code}", get(set_lang))
+        .merge(portal::routes())
+        .merge(console::routes())
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The headers every page and asset carries.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// The vendored assets, compiled into the binary.
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file.as_str() {
+        "app.css" => (include_bytes!("../../static/app.css"), "text/css"),
+        "app.js" => (include_bytes!("../../static/app.js"), "text/javascript"),
+        "htmx-2.0.11.min.js" => (
+            include_bytes!("../../static/htmx-2.0.11.min.js"),
+            "text/javascript",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Back {
+    back: Option<String>,
+}
+
+/// A path on this site (never another origin).
+pub(crate) fn local(path: Option<&str>, default: &str) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.into(),
+        _ => default.into(),
+    }
+}
+
+/// The language switch: remembers the choice for a year and goes back.
+async fn set_lang(Path(code): Path<String>, Query(q): Query<Back>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&code);
+    let mut res = Redirect::to(&local(q.back.as_deref(), "/portal")).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(
+            &headers,
+            session::LANG_COOKIE,
+            lang.code(),
+            "/",
+            365 * 86_400,
+            "Lax",
+        ),
+    );
+    res
+}
+
+/// The page language: the switch's cookie, else the person's locale.
+pub(crate) fn lang(headers: &HeaderMap, locale: Option<&str>) -> Lang {
+    match session::cookie(headers, session::LANG_COOKIE) {
+        Some(c) => Lang::of(&c),
+        None => Lang::of(locale.unwrap_or("en")),
+    }
+}
+
+/// A message shown once on the next page.
+#[derive(Debug, Clone)]
+pub struct Flash {
+    /// ok or error.
+    pub kind: &'static str,
+    pub text: String,
+}
+
+impl Flash {
+    pub fn ok(text: impl Into<String>) -> Flash {
+        Flash {
+            kind: "ok",
+            text: text.into(),
+        }
+    }
+    pub fn error(text: impl Into<String>) -> Flash {
+        Flash {
+            kind: "error",
+            text: text.into(),
+        }
+    }
+}
+
+/// Redirects to `to` with a message for the next page.
+pub(crate) fn redirect_with(headers: &HeaderMap, to: &str, flash: Flash) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    let value = format!("{}.{}", flash.kind, hex::encode(flash.text.as_bytes()));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(headers, FLASH_COOKIE, &value, "/", 60, "Lax"),
+    );
+    res
+}
+
+/// The message left by the previous request, if any (and the header that clears it).
+pub(crate) fn take_flash(headers: &HeaderMap) -> (Option<Flash>, Option<HeaderValue>) {
+    let Some(v) = session::cookie(headers, FLASH_COOKIE) else {
+        return (None, None);
+    };
+    let clear = session::set_cookie(headers, FLASH_COOKIE, "", "/", 0, "Lax");
+    let flash = v.split_once('.').and_then(|(kind, hexed)| {
+        let text = String::from_utf8(hex::decode(hexed).ok()?).ok()?;
+        Some(match kind {
+            "ok" => Flash::ok(text),
+            _ => Flash::error(text),
+        })
+    });
+    (flash, Some(clear))
+}
+
+/// A link of the top navigation.
+pub struct NavLink {
+    pub href: String,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// What every page's frame shows: language, navigation, the signed-in state.
+pub struct Chrome {
+    pub lang: &'static str,
+    pub title: String,
+    pub area: &'static str,
+    pub nav: Vec<NavLink>,
+    pub csrf: String,
+    pub signed_in: Option<String>,
+    pub logout: &'static str,
+    pub flash: Option<Flash>,
+    /// This page's path (the language switch comes back to it).
+    pub here: String,
+}
+
+/// Renders a template, with the flash cookie cleared when one was shown.
+pub(crate) fn render<T: Template>(page: &T, clear: Option<HeaderValue>) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut res =
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            if let Some(c) = clear {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "page render failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page render failed").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub c: Chrome,
+    pub t: &'static Tr,
+    pub heading: String,
+    pub text: String,
+    pub link: Option<(String, String)>,
+}
+
+/// A page with one message, e.g. not found.
+pub(crate) fn message(
+    status: StatusCode,
+    lang: Lang,
+    heading: &str,
+    text: &str,
+    link: Option<(String, String)>,
+) -> Response {
+    let t = lang.t();
+    let page = MessagePage {
+        c: Chrome {
+            lang: lang.code(),
+            title: heading.to_string(),
+            area: "",
+            nav: Vec::new(),
+            csrf: String::new(),
+            signed_in: None,
+            logout: "",
+            flash: None,
+            here: "/".into(),
+        },
+        t,
+        heading: heading.to_string(),
+        text: text.to_string(),
+        link,
+    };
+    let mut res = render(&page, None);
+    *res.status_mut() = status;
+    res
+}
+
+/// How an `app` error reads on a page.
+pub(crate) fn error_text(e: &app::AppError) -> String {
+    match e {
+        app::AppError::Internal(_) | app::AppError::Store(_) => {
+            "Something went wrong on our side; please try again.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The answer to a failed read: not found, or the error page.
+pub(crate) fn read_error(lang: Lang, e: app::AppError) -> Response {
+    let t = lang.t();
+    match e {
+        app::AppError::NotFound { .. } | app::AppError::Invalid { .. } => message(
+            StatusCode::NOT_FOUND,
+            lang,
+            t.not_found,
+            t.not_found_text,
+            None,
+        ),
+        other => {
+            tracing::warn!(error = %other, "page read failed");
+            message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang,
+                t.error_title,
+                &error_text(&other),
+                None,
+            )
+        }
+    }
+}
+
+/// Checks the form's CSRF token against the session's.
+pub(crate) fn csrf_ok(session_token: &str, form_token: &str) -> bool {
+    session::same(&session::csrf_of(session_token), form_token)
+}

@@ -1,0 +1,1247 @@
+//! The customer self-service portal: sign in, overview, invoices (detail, PDF, pay now),
+//! plan changes with the exact proration preview, support tickets and live chat.
+
+use super::fmt::{date, moment, money};
+use super::i18n::{Lang, Tr};
+use super::session::{self, PORTAL_COOKIE, PRE_COOKIE};
+use super::{
+    csrf_ok, error_text, message, read_error, redirect_with, render, take_flash, Chrome, Flash,
+    NavLink, ORG_COOKIE,
+};
+use crate::AppState;
+use app::desk::selfservice::{self as ss, CustomerCtx};
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/portal", get(overview))
+        .route("/portal/{org}/login", get(login_page).post(login))
+        .route("/portal/logout", post(logout))
+        .route("/portal/invoices", get(invoices))
+        .route("/portal/invoices/{id}", get(invoice))
+        .route("/portal/invoices/{id}/pdf", get(invoice_pdf))
+        .route("/portal/invoices/{id}/pay", post(pay))
+        .route(
+            "/portal/subscriptions/{id}/change",
+            get(change_page).post(change),
+        )
+        .route("/portal/subscriptions/{id}/preview", post(preview))
+        .route("/portal/tickets", get(tickets).post(open_ticket))
+        .route("/portal/tickets/new", get(new_ticket))
+        .route("/portal/tickets/{id}", get(ticket))
+        .route("/portal/tickets/{id}/reply", post(reply))
+        .route("/portal/tickets/{id}/rate", post(rate))
+        .route("/portal/chat", get(chat))
+}
+
+/// The signed-in customer of a page request (from the `ld_portal` cookie); without a live
+/// session the browser is sent to sign in.
+pub struct Customer {
+    pub c: CustomerCtx,
+    pub token: String,
+    pub lang: Lang,
+    pub name: String,
+    pub customer: app::customers::Customer,
+}
+
+fn to_login(headers: &HeaderMap, expired: bool) -> Response {
+    match session::cookie(headers, ORG_COOKIE) {
+        Some(org) => {
+            let to = format!("/portal/{org}/login");
+            if expired {
+                let t = super::lang(headers, None).t();
+                redirect_with(headers, &to, Flash::error(t.session_expired))
+            } else {
+                Redirect::to(&to).into_response()
+            }
+        }
+        None => {
+            let l = super::lang(headers, None);
+            message(
+                StatusCode::UNAUTHORIZED,
+                l,
+                l.t().sign_in,
+                "Open the sign-in link your provider gave you (/portal/<organisation>/login).",
+                None,
+            )
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Customer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let Some(token) = session::cookie(&parts.headers, PORTAL_COOKIE) else {
+            return Err(to_login(&parts.headers, false));
+        };
+        let c = CustomerCtx::from_token(&s.db, &token, Utc::now())
+            .await
+            .map_err(|_| to_login(&parts.headers, true))?;
+        let customer = app::customers::get(&s.db, &c.ctx, &c.customer_id)
+            .await
+            .map_err(|e| read_error(super::lang(&parts.headers, None), e))?;
+        let lang = super::lang(&parts.headers, Some(&customer.locale));
+        Ok(Customer {
+            lang,
+            name: customer.name.clone(),
+            customer,
+            c,
+            token,
+        })
+    }
+}
+
+impl Customer {
+    fn t(&self) -> &'static Tr {
+        self.lang.t()
+    }
+
+    fn chrome(
+        &self,
+        headers: &HeaderMap,
+        title: &str,
+        here: &str,
+    ) -> (Chrome, Option<header::HeaderValue>) {
+        let t = self.t();
+        let (flash, clear) = take_flash(headers);
+        let links = [
+            ("/portal", t.overview),
+            ("/portal/invoices", t.invoices),
+            ("/portal/tickets", t.tickets),
+            ("/portal/chat", t.chat),
+        ];
+        let nav = links
+            .iter()
+            .map(|(href, label)| NavLink {
+                href: href.to_string(),
+                label,
+                current: here == *href || (*href != "/portal" && here.starts_with(href)),
+            })
+            .collect();
+        (
+            Chrome {
+                lang: self.lang.code(),
+                title: title.to_string(),
+                area: "portal",
+                nav,
+                csrf: session::csrf_of(&self.token),
+                signed_in: Some(self.name.clone()),
+                logout: "/portal/logout",
+                flash,
+                here: here.to_string(),
+            },
+            clear,
+        )
+    }
+
+    fn money(&self, minor: i64, currency: &str) -> String {
+        money(minor, currency, self.lang)
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    fn check(&self, headers: &HeaderMap, form_csrf: &str, back: &str) -> Option<Response> {
+        (!csrf_ok(&self.token, form_csrf))
+            .then(|| redirect_with(headers, back, Flash::error(self.t().form_expired)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign in
+
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+struct LoginPage {
+    c: Chrome,
+    t: &'static Tr,
+    action: String,
+    pre: String,
+    email: String,
+}
+
+fn anonymous_chrome(
+    headers: &HeaderMap,
+    lang: Lang,
+    title: &str,
+    here: &str,
+    area: &'static str,
+) -> (Chrome, Option<header::HeaderValue>) {
+    let (flash, clear) = take_flash(headers);
+    (
+        Chrome {
+            lang: lang.code(),
+            title: title.into(),
+            area,
+            nav: Vec::new(),
+            csrf: String::new(),
+            signed_in: None,
+            logout: "",
+            flash,
+            here: here.into(),
+        },
+        clear,
+    )
+}
+
+/// A sign-in form: sets the pre-session CSRF cookie and remembers the organisation.
+pub(crate) fn login_form<T: Template>(
+    headers: &HeaderMap,
+    org: &str,
+    area: &'static str,
+    page: impl FnOnce(Chrome, &'static Tr, String) -> T,
+) -> Response {
+    let lang = super::lang(headers, None);
+    let t = lang.t();
+    let here = format!("/{area}/{org}/login");
+    let (c, clear) = anonymous_chrome(headers, lang, t.sign_in, &here, area);
+    let pre = session::random_token();
+    let mut res = render(&page(c, t, pre.clone()), clear);
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        session::set_cookie(
+            headers,
+            PRE_COOKIE,
+            &pre,
+            &format!("/{area}"),
+            3600,
+            "Strict",
+        ),
+    );
+    if org.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        h.append(
+            header::SET_COOKIE,
+            session::set_cookie(headers, ORG_COOKIE, org, "/", 365 * 86_400, "Lax"),
+        );
+    }
+    res
+}
+
+async fn login_page(Path(org): Path<String>, headers: HeaderMap) -> Response {
+    let action = format!("/portal/{org}/login");
+    login_form(&headers, &org, "portal", |c, t, pre| LoginPage {
+        c,
+        t,
+        action,
+        pre,
+        email: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    pub email: String,
+    pub password: String,
+    #[serde(rename = "_csrf")]
+    pub csrf: String,
+}
+
+/// Checks a sign-in form's double-submit token and the rate limit; `Some` is the refusal.
+pub(crate) fn login_guard(
+    s: &AppState,
+    headers: &HeaderMap,
+    surface: &str,
+    f: &LoginForm,
+    back: &str,
+) -> Option<Response> {
+    let t = super::lang(headers, None).t();
+    let pre = session::cookie(headers, PRE_COOKIE).unwrap_or_default();
+    if pre.is_empty() || !session::same(&pre, &f.csrf) {
+        return Some(redirect_with(headers, back, Flash::error(t.form_expired)));
+    }
+    if !s.signin.allowed(surface, &f.email) {
+        return Some(redirect_with(
+            headers,
+            back,
+            Flash::error(t.too_many_attempts),
+        ));
+    }
+    None
+}
+
+/// Sets the session cookie and goes to `to`.
+pub(crate) fn signed_in(
+    headers: &HeaderMap,
+    cookie: &str,
+    token: &str,
+    path: &str,
+    to: &str,
+) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        session::set_cookie(headers, cookie, token, path, 12 * 3600, "Lax"),
+    );
+    h.append(
+        header::SET_COOKIE,
+        session::set_cookie(headers, PRE_COOKIE, "", path, 0, "Strict"),
+    );
+    res
+}
+
+async fn login(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let back = format!("/portal/{org}/login");
+    if let Some(r) = login_guard(&s, &headers, "portal", &f, &back) {
+        return r;
+    }
+    let input = app::desk::portal::PortalLogin {
+        organisation: org.clone(),
+        email: f.email.clone(),
+        password: f.password.clone(),
+    };
+    match app::desk::portal::login(&s.db, input, Utc::now()).await {
+        Ok(sess) => {
+            s.signin.succeeded("portal", &f.email);
+            signed_in(&headers, PORTAL_COOKIE, &sess.token, "/portal", "/portal")
+        }
+        Err(_) => {
+            s.signin.failed("portal", &f.email);
+            let t = super::lang(&headers, None).t();
+            redirect_with(&headers, &back, Flash::error(t.wrong_login))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let token = session::cookie(&headers, PORTAL_COOKIE).unwrap_or_default();
+    if !token.is_empty() && csrf_ok(&token, &f.csrf) {
+        let _ = app::desk::portal::logout(&s.db, &token, Utc::now()).await;
+    }
+    let mut res = to_login(&headers, false);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&headers, PORTAL_COOKIE, "", "/portal", 0, "Lax"),
+    );
+    res
+}
+
+// ---------------------------------------------------------------------------------------
+// Overview
+
+struct PlanView {
+    id: String,
+    name: String,
+    status: String,
+    renews: String,
+    ending: bool,
+    next_estimate: Option<String>,
+}
+
+struct InvoiceRow {
+    id: String,
+    number: String,
+    date: String,
+    due: String,
+    total: String,
+    remaining: String,
+    status: String,
+    status_label: &'static str,
+    overdue: bool,
+    payable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/overview.html")]
+struct OverviewPage {
+    c: Chrome,
+    t: &'static Tr,
+    owed: String,
+    credit: String,
+    plans: Vec<PlanView>,
+    overdue: Vec<InvoiceRow>,
+}
+
+fn status_label(t: &'static Tr, s: &str) -> &'static str {
+    match s {
+        "draft" => t.status_draft,
+        "open" => t.status_open,
+        "paid" => t.status_paid,
+        "void" => t.status_void,
+        _ => t.status_uncollectible,
+    }
+}
+
+fn invoice_row(u: &Customer, i: &app::invoicing::Invoice, today: chrono::NaiveDate) -> InvoiceRow {
+    let t = u.t();
+    let overdue = i.status == "open" && i.due_date.is_some_and(|d| d < today);
+    InvoiceRow {
+        id: i.id.clone(),
+        number: i.number.clone().unwrap_or_else(|| i.id.clone()),
+        date: i
+            .finalized_at
+            .map(|d| date(d.date_naive(), u.lang))
+            .unwrap_or_default(),
+        due: i.due_date.map(|d| date(d, u.lang)).unwrap_or_default(),
+        total: u.money(i.total, &i.currency),
+        remaining: u.money(i.amount_remaining, &i.currency),
+        status: i.status.clone(),
+        status_label: status_label(t, &i.status),
+        overdue,
+        payable: i.status == "open" && i.amount_remaining > 0,
+    }
+}
+
+/// Names of prices as "Product · nickname".
+async fn price_names(s: &AppState, ctx: &app::Ctx) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    let products: HashMap<String, String> =
+        app::catalog::list_products(&s.db, ctx, None, Some(100))
+            .await
+            .map(|p| p.data.into_iter().map(|p| (p.id, p.name)).collect())
+            .unwrap_or_default();
+    if let Ok(prices) = app::catalog::list_prices(&s.db, ctx, None, None, Some(100)).await {
+        for p in prices.data {
+            let product = products.get(&p.product).cloned().unwrap_or_default();
+            let name = match &p.nickname {
+                Some(n) if !n.is_empty() => format!("{product} · {n}"),
+                _ => product,
+            };
+            names.insert(p.id, name);
+        }
+    }
+    names
+}
+
+fn today(u: &Customer) -> chrono::NaiveDate {
+    let tz: chrono_tz::Tz = u.customer.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    Utc::now().with_timezone(&tz).date_naive()
+}
+
+async fn overview(State(s): State<AppState>, headers: HeaderMap, u: Customer) -> Response {
+    let t = u.t();
+    let bal = match app::ledger::customer_balance(&s.db, &u.c.ctx, &u.c.customer_id).await {
+        Ok(b) => b,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let subs = match app::subscriptions::list(
+        &s.db,
+        &u.c.ctx,
+        Some(&u.c.customer_id),
+        None,
+        None,
+        Some(20),
+    )
+    .await
+    {
+        Ok(p) => p.data,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let names = price_names(&s, &u.c.ctx).await;
+    let mut plans = Vec::new();
+    for sub in subs.iter().filter(|s| s.ended_at.is_none()) {
+        let name = sub
+            .items
+            .iter()
+            .map(|i| {
+                let n = names
+                    .get(&i.price)
+                    .cloned()
+                    .unwrap_or_else(|| i.price.clone());
+                if i.quantity == 1 {
+                    n
+                } else {
+                    format!("{n} × {}", i.quantity)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The next period's amount: a preview of keeping the first item as it is.
+        let next_estimate = match sub.items.first() {
+            Some(i) => {
+                let keep = app::subscriptions::SubscriptionChange {
+                    items: vec![app::subscriptions::ItemChange {
+                        id: Some(i.id.clone()),
+                        price: None,
+                        quantity: Some(i.quantity),
+                        deleted: false,
+                    }],
+                    effective: Some("period_end".into()),
+                };
+                ss::preview_change(&s.db, &u.c, &sub.id, &keep)
+                    .await
+                    .ok()
+                    .map(|p| u.money(p.amount_per_period_after, &sub.currency))
+            }
+            None => None,
+        };
+        plans.push(PlanView {
+            id: sub.id.clone(),
+            name,
+            status: sub.status.clone(),
+            renews: date(sub.current_period_end_date, u.lang),
+            ending: sub.cancel_at_period_end,
+            next_estimate,
+        });
+    }
+    let today = today(&u);
+    let invoices = ss::invoices(&s.db, &u.c, 50).await.unwrap_or_default();
+    let overdue = invoices
+        .iter()
+        .map(|i| invoice_row(&u, i, today))
+        .filter(|r| r.overdue || r.payable)
+        .collect();
+    let (c, clear) = u.chrome(&headers, t.overview, "/portal");
+    render(
+        &OverviewPage {
+            c,
+            t,
+            owed: u.money(bal.amount_owed, &bal.currency),
+            credit: u.money(bal.credit_balance, &bal.currency),
+            plans,
+            overdue,
+        },
+        clear,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Invoices
+
+#[derive(Template)]
+#[template(path = "portal/invoices.html")]
+struct InvoicesPage {
+    c: Chrome,
+    t: &'static Tr,
+    rows: Vec<InvoiceRow>,
+}
+
+async fn invoices(State(s): State<AppState>, headers: HeaderMap, u: Customer) -> Response {
+    let t = u.t();
+    let list = match ss::invoices(&s.db, &u.c, 100).await {
+        Ok(l) => l,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let today = today(&u);
+    let rows = list.iter().map(|i| invoice_row(&u, i, today)).collect();
+    let (c, clear) = u.chrome(&headers, t.invoices, "/portal/invoices");
+    render(&InvoicesPage { c, t, rows }, clear)
+}
+
+pub(crate) struct LineView {
+    pub description: String,
+    pub period: String,
+    pub quantity: String,
+    pub amount: String,
+    pub discount: Option<String>,
+}
+
+pub(crate) struct TaxView {
+    pub label: String,
+    pub amount: String,
+}
+
+/// An invoice laid out for reading (portal and console).
+pub(crate) struct InvoiceView {
+    pub id: String,
+    pub number: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub date: String,
+    pub due: String,
+    pub lines: Vec<LineView>,
+    pub subtotal: String,
+    pub discount: Option<String>,
+    pub taxes: Vec<TaxView>,
+    pub total: String,
+    pub credit_applied: Option<String>,
+    pub paid: String,
+    pub remaining: String,
+    pub tax_note: Option<String>,
+    pub payable: bool,
+}
+
+pub(crate) fn invoice_view(i: &app::invoicing::Invoice, lang: Lang) -> InvoiceView {
+    let t = lang.t();
+    let m = |v: i64| money(v, &i.currency, lang);
+    let lines = i
+        .lines
+        .iter()
+        .map(|l| LineView {
+            description: l.description.clone(),
+            period: match (l.period_start_date, l.period_end_date) {
+                // End dates are exclusive: the last day billed is the day before.
+                (Some(a), Some(b)) => format!(
+                    "{} – {}",
+                    date(a, lang),
+                    date(b.pred_opt().unwrap_or(b), lang)
+                ),
+                _ => String::new(),
+            },
+            quantity: l.quantity.clone(),
+            amount: m(l.amount),
+            discount: (l.discount_amount != 0).then(|| m(-l.discount_amount)),
+        })
+        .collect();
+    let mut taxes: Vec<(String, i64)> = Vec::new();
+    for l in &i.lines {
+        if l.tax_amount == 0 && l.tax_percentage.is_none() {
+            continue;
+        }
+        let label = match &l.tax_percentage {
+            Some(p) => format!("{} {p} %", t.tax),
+            None => t.tax.to_string(),
+        };
+        match taxes.iter_mut().find(|(k, _)| *k == label) {
+            Some((_, v)) => *v += l.tax_amount,
+            None => taxes.push((label, l.tax_amount)),
+        }
+    }
+    InvoiceView {
+        id: i.id.clone(),
+        number: i.number.clone().unwrap_or_else(|| i.id.clone()),
+        status: i.status.clone(),
+        status_label: status_label(t, &i.status),
+        date: i
+            .finalized_at
+            .map(|d| date(d.date_naive(), lang))
+            .unwrap_or_default(),
+        due: i.due_date.map(|d| date(d, lang)).unwrap_or_default(),
+        lines,
+        subtotal: m(i.subtotal),
+        discount: (i.total_discount != 0).then(|| m(-i.total_discount)),
+        taxes: taxes
+            .into_iter()
+            .map(|(label, v)| TaxView {
+                label,
+                amount: m(v),
+            })
+            .collect(),
+        total: m(i.total),
+        credit_applied: (i.credit_applied != 0).then(|| m(-i.credit_applied)),
+        paid: m(i.amount_paid),
+        remaining: m(i.amount_remaining),
+        tax_note: i.tax_note.clone(),
+        payable: i.status == "open" && i.amount_remaining > 0,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/invoice.html")]
+struct InvoicePage {
+    c: Chrome,
+    t: &'static Tr,
+    inv: InvoiceView,
+}
+
+async fn invoice(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+) -> Response {
+    let inv = match ss::invoice(&s.db, &u.c, &id).await {
+        Ok(i) => i,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let t = u.t();
+    let view = invoice_view(&inv, u.lang);
+    let title = format!("{} {}", t.invoice, view.number);
+    let (c, clear) = u.chrome(&headers, &title, "/portal/invoices");
+    render(&InvoicePage { c, t, inv: view }, clear)
+}
+
+async fn invoice_pdf(State(s): State<AppState>, Path(id): Path<String>, u: Customer) -> Response {
+    match ss::invoice_pdf(&s.db, &u.c, &id).await {
+        Ok((name, bytes)) => crate::routes::pdf_response(&name, bytes),
+        Err(e) => read_error(u.lang, e),
+    }
+}
+
+async fn pay(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let back = format!("/portal/invoices/{id}");
+    if let Some(r) = u.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let t = u.t();
+    match ss::pay(&s.db, &s.gateway, &u.c, &id).await {
+        Ok(ch) => match ch.declined {
+            None => redirect_with(&headers, &back, Flash::ok(t.payment_ok)),
+            Some((_, msg)) => redirect_with(
+                &headers,
+                &back,
+                Flash::error(format!("{}: {msg}", t.payment_declined)),
+            ),
+        },
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Plan changes
+
+struct PriceOption {
+    id: String,
+    name: String,
+    selected: bool,
+}
+
+struct ItemForm {
+    index: usize,
+    id: String,
+    quantity: i64,
+    options: Vec<PriceOption>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/change.html")]
+struct ChangePage {
+    c: Chrome,
+    t: &'static Tr,
+    sub_id: String,
+    items: Vec<ItemForm>,
+}
+
+async fn change_page(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+) -> Response {
+    let sub = match ss::subscription(&s.db, &u.c, &id).await {
+        Ok(x) => x,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let names = price_names(&s, &u.c.ctx).await;
+    let prices = app::catalog::list_prices(&s.db, &u.c.ctx, None, None, Some(100))
+        .await
+        .map(|p| p.data)
+        .unwrap_or_default();
+    let choices: Vec<&app::catalog::Price> = prices
+        .iter()
+        .filter(|p| {
+            p.active
+                && p.currency_amounts.contains_key(&sub.currency)
+                && p.recurring.as_ref().is_some_and(|r| {
+                    r.usage_type == "licensed"
+                        && r.interval == sub.interval
+                        && i64::from(r.interval_count) == sub.interval_count
+                })
+        })
+        .collect();
+    let items = sub
+        .items
+        .iter()
+        .enumerate()
+        .map(|(index, i)| ItemForm {
+            index,
+            id: i.id.clone(),
+            quantity: i.quantity,
+            options: choices
+                .iter()
+                .map(|p| PriceOption {
+                    id: p.id.clone(),
+                    name: names.get(&p.id).cloned().unwrap_or_else(|| p.id.clone()),
+                    selected: p.id == i.price,
+                })
+                .collect(),
+        })
+        .collect();
+    let t = u.t();
+    let (c, clear) = u.chrome(&headers, t.change_plan, "/portal");
+    render(
+        &ChangePage {
+            c,
+            t,
+            sub_id: sub.id,
+            items,
+        },
+        clear,
+    )
+}
+
+/// The change a plan form asks for: `item_N`, `price_N`, `quantity_N` per item.
+fn change_of(
+    form: &HashMap<String, String>,
+) -> Result<app::subscriptions::SubscriptionChange, String> {
+    let mut items = Vec::new();
+    for n in 0..20 {
+        let Some(id) = form.get(&format!("item_{n}")) else {
+            break;
+        };
+        let price = form
+            .get(&format!("price_{n}"))
+            .cloned()
+            .filter(|p| !p.is_empty());
+        let q = form
+            .get(&format!("quantity_{n}"))
+            .map(|q| q.trim())
+            .unwrap_or("1");
+        let quantity: i64 = q
+            .parse()
+            .map_err(|_| format!("quantity must be a whole number, not {q:?}"))?;
+        items.push(app::subscriptions::ItemChange {
+            id: Some(id.clone()),
+            price,
+            quantity: Some(quantity),
+            deleted: false,
+        });
+    }
+    Ok(app::subscriptions::SubscriptionChange {
+        items,
+        effective: None,
+    })
+}
+
+struct PreviewView {
+    now: bool,
+    lines: Vec<LineView>,
+    total: String,
+    amount_due: String,
+    before: String,
+    after: String,
+    csrf: String,
+    sub_id: String,
+    hidden: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/preview.html")]
+struct PreviewFragment {
+    t: &'static Tr,
+    p: Option<PreviewView>,
+    error: Option<String>,
+}
+
+async fn preview(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let t = u.t();
+    let csrf = form.get("_csrf").cloned().unwrap_or_default();
+    if !csrf_ok(&u.token, &csrf) {
+        return render(
+            &PreviewFragment {
+                t,
+                p: None,
+                error: Some(t.form_expired.into()),
+            },
+            None,
+        );
+    }
+    let change = match change_of(&form) {
+        Ok(c) => c,
+        Err(e) => {
+            return render(
+                &PreviewFragment {
+                    t,
+                    p: None,
+                    error: Some(e),
+                },
+                None,
+            )
+        }
+    };
+    let sub = match ss::subscription(&s.db, &u.c, &id).await {
+        Ok(x) => x,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let _ = &headers;
+    match ss::preview_change(&s.db, &u.c, &id, &change).await {
+        Ok(p) => {
+            let cur = sub.currency.clone();
+            let m = |v: i64| money(v, &cur, u.lang);
+            let (lines, total, amount_due) = match &p.invoice {
+                Some(inv) => (
+                    inv.lines
+                        .iter()
+                        .map(|l| LineView {
+                            description: l.description.clone(),
+                            period: match (l.period_start_date, l.period_end_date) {
+                                (Some(a), Some(b)) => format!(
+                                    "{} – {}",
+                                    date(a, u.lang),
+                                    date(b.pred_opt().unwrap_or(b), u.lang)
+                                ),
+                                _ => String::new(),
+                            },
+                            quantity: l.quantity.clone(),
+                            amount: m(l.amount),
+                            discount: (l.discount_amount != 0).then(|| m(-l.discount_amount)),
+                        })
+                        .collect(),
+                    m(inv.total),
+                    m(inv.amount_due),
+                ),
+                None => (Vec::new(), m(0), m(0)),
+            };
+            let mut hidden: Vec<(String, String)> = form
+                .iter()
+                .filter(|(k, _)| {
+                    k.starts_with("item_") || k.starts_with("price_") || k.starts_with("quantity_")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            hidden.sort();
+            render(
+                &PreviewFragment {
+                    t,
+                    p: Some(PreviewView {
+                        now: p.effective == "now",
+                        lines,
+                        total,
+                        amount_due,
+                        before: m(p.amount_per_period_before),
+                        after: m(p.amount_per_period_after),
+                        csrf,
+                        sub_id: id,
+                        hidden,
+                    }),
+                    error: None,
+                },
+                None,
+            )
+        }
+        Err(e) => render(
+            &PreviewFragment {
+                t,
+                p: None,
+                error: Some(error_text(&e)),
+            },
+            None,
+        ),
+    }
+}
+
+async fn change(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let back = format!("/portal/subscriptions/{id}/change");
+    if let Some(r) = u.check(
+        &headers,
+        form.get("_csrf").map(String::as_str).unwrap_or(""),
+        &back,
+    ) {
+        return r;
+    }
+    let change = match change_of(&form) {
+        Ok(c) => c,
+        Err(e) => return redirect_with(&headers, &back, Flash::error(e)),
+    };
+    match ss::change(&s.db, &u.c, &id, &change).await {
+        Ok((_, Some(inv))) => redirect_with(
+            &headers,
+            &format!("/portal/invoices/{}", inv.id),
+            Flash::ok(u.t().plan_changed),
+        ),
+        Ok((_, None)) => redirect_with(&headers, "/portal", Flash::ok(u.t().plan_changed)),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tickets
+
+struct TicketRowView {
+    id: String,
+    number: String,
+    subject: String,
+    status: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/tickets.html")]
+struct TicketsPage {
+    c: Chrome,
+    t: &'static Tr,
+    rows: Vec<TicketRowView>,
+}
+
+async fn tickets(State(s): State<AppState>, headers: HeaderMap, u: Customer) -> Response {
+    let list = match ss::tickets(&s.db, &u.c).await {
+        Ok(l) => l,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let rows = list
+        .into_iter()
+        .map(|x| TicketRowView {
+            id: x.id,
+            number: x.number,
+            subject: x.subject,
+            status: x.status.replace('_', " "),
+            updated: moment(x.updated, u.lang),
+        })
+        .collect();
+    let t = u.t();
+    let (c, clear) = u.chrome(&headers, t.tickets, "/portal/tickets");
+    render(&TicketsPage { c, t, rows }, clear)
+}
+
+pub(crate) const CATEGORIES: [&str; 7] = [
+    "invoice_discrepancy",
+    "payment_issue",
+    "refund_adjustment",
+    "payment_terms",
+    "plan_change",
+    "account_change",
+    "other",
+];
+
+pub(crate) fn category_label(t: &'static Tr, c: &str) -> &'static str {
+    match c {
+        "invoice_discrepancy" => t.cat_invoice_discrepancy,
+        "payment_issue" => t.cat_payment_problem,
+        "refund_adjustment" => t.cat_refund,
+        "payment_terms" => t.cat_payment_terms,
+        "plan_change" => t.cat_plan_change,
+        "account_change" => t.cat_account_change,
+        _ => t.cat_other,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/new_ticket.html")]
+struct NewTicketPage {
+    c: Chrome,
+    t: &'static Tr,
+    categories: Vec<(&'static str, &'static str)>,
+    invoices: Vec<(String, String, bool)>,
+}
+
+#[derive(Deserialize)]
+struct NewTicketQuery {
+    invoice: Option<String>,
+}
+
+async fn new_ticket(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<NewTicketQuery>,
+    u: Customer,
+) -> Response {
+    let t = u.t();
+    let invoices = ss::invoices(&s.db, &u.c, 50)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| {
+            let label = format!(
+                "{} · {}",
+                i.number.clone().unwrap_or_else(|| i.id.clone()),
+                u.money(i.total, &i.currency)
+            );
+            let selected = q.invoice.as_deref() == Some(i.id.as_str());
+            (i.id, label, selected)
+        })
+        .collect();
+    let categories = CATEGORIES
+        .iter()
+        .map(|c| (*c, category_label(t, c)))
+        .collect();
+    let (c, clear) = u.chrome(&headers, t.open_ticket, "/portal/tickets");
+    render(
+        &NewTicketPage {
+            c,
+            t,
+            categories,
+            invoices,
+        },
+        clear,
+    )
+}
+
+#[derive(Deserialize)]
+struct NewTicketForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    subject: String,
+    body: String,
+    category: Option<String>,
+    invoice: Option<String>,
+}
+
+async fn open_ticket(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    u: Customer,
+    Form(f): Form<NewTicketForm>,
+) -> Response {
+    if let Some(r) = u.check(&headers, &f.csrf, "/portal/tickets/new") {
+        return r;
+    }
+    let input = ss::OpenTicket {
+        subject: f.subject,
+        body: f.body,
+        category: f.category,
+        invoice: f.invoice,
+    };
+    match ss::open_ticket(&s.db, &u.c, input).await {
+        Ok(d) => redirect_with(
+            &headers,
+            &format!("/portal/tickets/{}", d.ticket.id),
+            Flash::ok(u.t().ticket_opened),
+        ),
+        Err(e) => redirect_with(
+            &headers,
+            "/portal/tickets/new",
+            Flash::error(error_text(&e)),
+        ),
+    }
+}
+
+struct MessageView {
+    mine: bool,
+    who: String,
+    at: String,
+    body: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/ticket.html")]
+struct TicketPage {
+    c: Chrome,
+    t: &'static Tr,
+    id: String,
+    number: String,
+    subject: String,
+    status: String,
+    messages: Vec<MessageView>,
+    can_reply: bool,
+    can_rate: bool,
+}
+
+async fn ticket(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+) -> Response {
+    let d = match ss::ticket(&s.db, &u.c, &id).await {
+        Ok(d) => d,
+        Err(e) => return read_error(u.lang, e),
+    };
+    let t = u.t();
+    let messages = d
+        .interactions
+        .iter()
+        .map(|i| MessageView {
+            mine: i.author_type == "customer",
+            who: if i.author_type == "customer" {
+                t.you.to_string()
+            } else {
+                t.support_team.to_string()
+            },
+            at: moment(i.created, u.lang),
+            body: i.body.clone(),
+        })
+        .collect();
+    let status = d.ticket.status.clone();
+    let (c, clear) = u.chrome(&headers, &d.ticket.subject, "/portal/tickets");
+    render(
+        &TicketPage {
+            c,
+            t,
+            id: d.ticket.id.clone(),
+            number: d.ticket.number.clone(),
+            subject: d.ticket.subject.clone(),
+            can_reply: status != "closed",
+            can_rate: status == "resolved" || status == "closed",
+            status: status.replace('_', " "),
+            messages,
+        },
+        clear,
+    )
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    body: String,
+}
+
+async fn reply(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+    Form(f): Form<ReplyForm>,
+) -> Response {
+    let back = format!("/portal/tickets/{id}");
+    if let Some(r) = u.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    match ss::reply(&s.db, &u.c, &id, &f.body).await {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+    }
+}
+
+#[derive(Deserialize)]
+struct RateForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    rating: i64,
+    comment: Option<String>,
+}
+
+async fn rate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    u: Customer,
+    Form(f): Form<RateForm>,
+) -> Response {
+    let back = format!("/portal/tickets/{id}");
+    if let Some(r) = u.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    match ss::rate(&s.db, &u.c, &id, f.rating, f.comment.as_deref()).await {
+        Ok(_) => redirect_with(&headers, &back, Flash::ok(u.t().thanks_rating)),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Chat
+
+#[derive(Template)]
+#[template(path = "portal/chat.html")]
+struct ChatPage {
+    c: Chrome,
+    t: &'static Tr,
+}
+
+async fn chat(headers: HeaderMap, u: Customer) -> Response {
+    let t = u.t();
+    let (c, clear) = u.chrome(&headers, t.chat_title, "/portal/chat");
+    render(&ChatPage { c, t }, clear)
+}
