@@ -436,6 +436,7 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
         .await
         .map(|p| p.data)
         .unwrap_or_default();
+    let names = super::portal::price_names(st, ctx).await;
     let timeline = app::events::timeline(&st.db, ctx, customer, None, Some(15))
         .await
         .map(|p| p.data)
@@ -463,7 +464,10 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
                 items: s
                     .items
                     .iter()
-                    .map(|i| format!("{} × {}", i.price, i.quantity))
+                    .map(|i| {
+                        let n = names.get(&i.price).unwrap_or(&i.price);
+                        format!("{n} × {}", i.quantity)
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             })

@@ -36,6 +36,10 @@ const FLASH_COOKIE: &str = "ld_flash";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/{file}", get(asset))
+        .route(
+            "/favicon.ico",
+            get(|| async { Redirect::permanent("/static/favicon.svg") }),
+        )
         .route("/lang/{code}", get(set_lang))
         .merge(portal::routes())
         .merge(console::routes())
@@ -71,6 +75,7 @@ async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind): (&'static [u8], &str) = match file.as_str() {
         "app.css" => (include_bytes!("../../static/app.css"), "text/css"),
         "app.js" => (include_bytes!("../../static/app.js"), "text/javascript"),
+        "favicon.svg" => (include_bytes!("../../static/favicon.svg"), "image/svg+xml"),
         "htmx-2.0.11.min.js" => (
             include_bytes!("../../static/htmx-2.0.11.min.js"),
             "text/javascript",

@@ -41,6 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/tickets/{id}/reply", post(reply))
         .route("/portal/tickets/{id}/rate", post(rate))
         .route("/portal/chat", get(chat))
+        // The chat socket under /portal, where the session cookie is sent.
+        .route("/portal/chat/socket", get(crate::chat::customer_chat))
 }
 
 /// The signed-in customer of a page request (from the `ld_portal` cookie); without a live
@@ -407,7 +409,7 @@ fn invoice_row(u: &Customer, i: &app::invoicing::Invoice, today: chrono::NaiveDa
 }
 
 /// Names of prices as "Product · nickname".
-async fn price_names(s: &AppState, ctx: &app::Ctx) -> HashMap<String, String> {
+pub(crate) async fn price_names(s: &AppState, ctx: &app::Ctx) -> HashMap<String, String> {
     let mut names = HashMap::new();
     let products: HashMap<String, String> =
         app::catalog::list_products(&s.db, ctx, None, Some(100))
