@@ -47,6 +47,18 @@ pub enum Which {
         #[arg(long, default_value_t = 100_000)]
         emails: usize,
     },
+    /// Page latency under load: the console's ticket page (with the customer-360 panel) and
+    /// the portal overview, over N customers with invoices and tickets, fetched by C
+    /// concurrent connections; prints the server's own time per page (Server-Timing).
+    Pages {
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 50)]
+        connections: usize,
+        /// Requests per connection.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
     /// Collection throughput: N open invoices of customers charged automatically, each
     /// charged through the job queue and the sandbox gateway.
     Collect {
@@ -63,6 +75,11 @@ pub async fn run(url: &str, which: Which) -> Result<()> {
         Which::BillRun { subscriptions } => bill_run(url, subscriptions).await,
         Which::Collect { invoices, workers } => collect(url, invoices, workers).await,
         Which::Desk { emails } => desk(url, emails).await,
+        Which::Pages {
+            customers,
+            connections,
+            requests,
+        } => pages(url, customers, connections, requests).await,
     }
 }
 
@@ -631,4 +648,214 @@ async fn desk(url: &str, n: usize) -> Result<()> {
     drop(tx);
     println!("verify             {} violation(s)", v.len());
     cleanup(db, url, path, schema).await
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The Server-Timing duration of a page answer, in milliseconds.
+fn server_ms(r: &reqwest::Response) -> Option<f64> {
+    r.headers()
+        .get("server-timing")?
+        .to_str()
+        .ok()?
+        .split("dur=")
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+async fn pages(url: &str, n: usize, connections: usize, requests: usize) -> Result<()> {
+    if n < 10 || connections == 0 || requests == 0 {
+        bail!("--customers must be at least 10, --connections and --requests at least 1");
+    }
+    let (db, path, schema) = scratch(url).await?;
+    let backend = match db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    eprintln!("bench pages: {n} customers on {backend}, {connections} connections");
+    let org = build(&db, n, "send_invoice").await?;
+    // Two months of invoices for every customer.
+    for at in [t(2026, 2, 1), t(2026, 3, 1)] {
+        app::billrun::run(&db, None, at + chrono::Duration::hours(12), |_| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("bill run: {e}"))?;
+    }
+    let now = Utc::now();
+    let ctx = app::Ctx::new(org.clone(), now);
+    let admin = app::desk::StaffCtx::api_key(ctx.clone());
+    let password = "bench-password-1";
+    app::desk::staff::create(
+        &db,
+        &admin,
+        app::desk::staff::StaffInput {
+            email: "agent@bench.example".into(),
+            name: "Bench Agent".into(),
+            role: "agent".into(),
+            password: password.into(),
+            team: None,
+            locale: None,
+            capacity: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A ticket for every tenth customer, and portal logins for one per connection.
+    let mut customers = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app::customers::list(&db, &ctx, None, after.as_deref(), Some(100))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        after = page.data.last().map(|c| c.id.clone());
+        customers.extend(page.data.into_iter().map(|c| (c.id, c.email)));
+        if !page.has_more {
+            break;
+        }
+    }
+    let system = app::desk::StaffCtx::system(ctx.clone());
+    let mut tickets = Vec::new();
+    for (i, (cid, email)) in customers.iter().enumerate().step_by(10) {
+        let t = app::desk::tickets::create(
+            &db,
+            &system,
+            app::desk::tickets::CreateTicket {
+                customer: Some(cid.clone()),
+                requester_email: email.clone(),
+                requester_name: None,
+                subject: format!("Question {i} about my invoice"),
+                body: Some("Why is this invoice higher than the last one?".into()),
+                channel: Some("email".into()),
+                category: Some("invoice_discrepancy".into()),
+                priority: None,
+                team: None,
+                assignee: None,
+                tags: Vec::new(),
+                links: Vec::new(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tickets.push(t.ticket.id);
+    }
+    let staff = app::desk::staff::login(
+        &db,
+        app::desk::staff::LoginInput {
+            organisation: org.clone(),
+            email: "agent@bench.example".into(),
+            password: password.into(),
+        },
+        now,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut portal_tokens = Vec::new();
+    for (cid, email) in customers.iter().take(connections) {
+        let email = email.clone().unwrap_or_default();
+        app::desk::portal::create(
+            &db,
+            &admin,
+            cid,
+            app::desk::portal::PortalUserInput {
+                email: email.clone(),
+                password: Some(password.into()),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let s = app::desk::portal::login(
+            &db,
+            app::desk::portal::PortalLogin {
+                organisation: org.clone(),
+                email,
+                password: password.into(),
+            },
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        portal_tokens.push(s.token);
+    }
+
+    db.optimize().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = web::AppState::new(db.clone());
+    let server = tokio::spawn(async move { web::serve(state, listener).await });
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let http = http.clone();
+        let base = base.clone();
+        let console = format!("ld_console={}", staff.token);
+        let portal = format!("ld_portal={}", portal_tokens[c % portal_tokens.len()]);
+        let tickets = tickets.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ticket_ms = Vec::new();
+            let mut overview_ms = Vec::new();
+            for r in 0..requests {
+                let (path, cookie, into) = if r % 2 == 0 {
+                    let t = &tickets[(c * 7919 + r * 104_729) % tickets.len()];
+                    (format!("/console/tickets/{t}"), &console, &mut ticket_ms)
+                } else {
+                    ("/portal".to_string(), &portal, &mut overview_ms)
+                };
+                let res = http
+                    .get(format!("{base}{path}"))
+                    .header("cookie", cookie.as_str())
+                    .send()
+                    .await?;
+                if res.status() != 200 {
+                    bail!("{path}: HTTP {}", res.status());
+                }
+                let ms = server_ms(&res).unwrap_or(f64::NAN);
+                res.bytes().await?;
+                into.push(ms);
+            }
+            Ok::<_, anyhow::Error>((ticket_ms, overview_ms))
+        }));
+    }
+    let mut ticket_ms = Vec::new();
+    let mut overview_ms = Vec::new();
+    for t in tasks {
+        let (a, b) = t.await??;
+        ticket_ms.extend(a);
+        overview_ms.extend(b);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    server.abort();
+    let total = ticket_ms.len() + overview_ms.len();
+    println!("backend            {backend}");
+    println!("customers          {n}");
+    println!("tickets            {}", tickets.len());
+    println!("connections        {connections}");
+    println!(
+        "requests           {total} in {secs:.2} s ({:.0} pages/s)",
+        total as f64 / secs
+    );
+    for (name, v) in [
+        ("console ticket+360", &mut ticket_ms),
+        ("portal overview", &mut overview_ms),
+    ] {
+        v.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "{name:<19} server ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+            percentile(v, 50.0),
+            percentile(v, 90.0),
+            percentile(v, 99.0),
+            v.last().copied().unwrap_or(0.0)
+        );
+    }
+    cleanup(db, url, path, schema).await?;
+    Ok(())
 }

@@ -227,6 +227,19 @@ async fn main() -> Result<()> {
             } else {
                 None
             };
+            // Planner statistics now and every hour (see `Db::optimize`).
+            {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+                    loop {
+                        every.tick().await;
+                        if let Err(e) = db.optimize().await {
+                            tracing::warn!(error = %e, "optimize failed");
+                        }
+                    }
+                });
+            }
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

@@ -288,10 +288,11 @@ pub async fn list_tickets(
     } else {
         ""
     };
+    let cus = crate::db::eq_if("customer_id", 5, f.customer_id.is_some());
     let sql = format!(
         "SELECT {TICKET_COLS} FROM tickets WHERE org_id = $1 \
          AND (CAST($2 AS TEXT) IS NULL OR status = $2) AND (CAST($3 AS TEXT) IS NULL OR team = $3) \
-         AND (CAST($4 AS TEXT) IS NULL OR assignee_id = $4) AND (CAST($5 AS TEXT) IS NULL OR customer_id = $5) \
+         AND (CAST($4 AS TEXT) IS NULL OR assignee_id = $4) AND {cus} \
          AND (CAST($6 AS TEXT) IS NULL OR id < $6){open} ORDER BY id DESC LIMIT $7"
     );
     Ok(

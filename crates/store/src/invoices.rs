@@ -181,7 +181,8 @@ pub async fn list(
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<InvoiceRow>> {
-    let sql = format!("SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+    let cus = crate::db::eq_if("customer_id", 2, customer_id.is_some());
+    let sql = format!("SELECT {INV_COLS} FROM invoices WHERE org_id = $1 AND {cus} \
         AND (CAST($3 AS TEXT) IS NULL OR subscription_id = $3) AND (CAST($4 AS TEXT) IS NULL OR status = $4) \
         AND (CAST($5 AS TEXT) IS NULL OR id < $5) ORDER BY id DESC LIMIT $6");
     Ok(

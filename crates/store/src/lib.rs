@@ -9,7 +9,7 @@
 //! so concurrent writers queue on the busy timeout instead of failing mid-way.
 
 #[macro_use]
-mod db;
+pub(crate) mod db;
 #[macro_use]
 pub mod bulk;
 pub mod bench;

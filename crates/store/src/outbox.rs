@@ -80,9 +80,10 @@ pub async fn list_events(
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<EventRow>> {
+    let cus = crate::db::eq_if("customer_id", 3, customer.is_some());
     let sql = format!(
         "SELECT {EVENT_COLS} FROM events WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR type = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR customer_id = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
+         AND {cus} AND (CAST($4 AS TEXT) IS NULL OR id < $4) \
          ORDER BY id DESC LIMIT $5"
     );
     Ok(
@@ -155,8 +156,9 @@ pub async fn list_notifications(
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<NotificationRow>> {
+    let cus = crate::db::eq_if("customer_id", 2, customer.is_some());
     let sql = format!(
-        "SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+        "SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = $1 AND {cus} \
          AND (CAST($3 AS TEXT) IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
     );
     Ok(

@@ -196,8 +196,9 @@ pub async fn list_payments(
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PaymentRow>> {
+    let cus = crate::db::eq_if("customer_id", 2, customer_id.is_some());
     let sql = format!(
-        "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+        "SELECT {PAY_COLS} FROM payments WHERE org_id = $1 AND {cus} \
          AND (CAST($3 AS TEXT) IS NULL OR id IN (SELECT id FROM payments WHERE invoice_id = $3 \
               UNION SELECT payment_id FROM payment_allocations WHERE invoice_id = $3)) \
          AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"

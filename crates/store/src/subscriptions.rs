@@ -168,7 +168,8 @@ pub async fn list(
     starting_after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<SubscriptionRow>> {
-    let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR customer_id = $2) \
+    let cus = crate::db::eq_if("customer_id", 2, customer_id.is_some());
+    let sql = format!("SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND {cus} \
         AND (CAST($3 AS TEXT) IS NULL OR status = $3) AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5");
     Ok(
         on!(tx, c => sqlx::query_as::<_, SubscriptionRow>(&sql).bind(org_id).bind(customer_id).bind(status).bind(starting_after).bind(limit).fetch_all(c).await?),

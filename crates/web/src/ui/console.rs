@@ -8,11 +8,11 @@
 
 use super::fmt::{moment, money};
 use super::i18n::{Lang, Tr};
-use super::portal::{category_label, login_form, login_guard, signed_in, LoginForm};
+use super::portal::{category_label, finish_sign_in, login_form, login_guard, LoginForm};
 use super::session::{self, CONSOLE_COOKIE};
 use super::{
     csrf_ok, error_text, message, read_error, redirect_with, render, take_flash, Chrome, Flash,
-    NavLink, ORG_COOKIE,
+    NavLink,
 };
 use crate::AppState;
 use app::desk::{actions, identity, tickets, StaffCtx};
@@ -21,7 +21,7 @@ use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Utc;
@@ -56,45 +56,21 @@ pub struct Agent {
     pub me: app::desk::staff::Staff,
 }
 
-fn to_login(headers: &HeaderMap, expired: bool) -> Response {
-    match session::cookie(headers, ORG_COOKIE) {
-        Some(org) => {
-            let to = format!("/console/{org}/login");
-            if expired {
-                let t = super::lang(headers, None).t();
-                redirect_with(headers, &to, Flash::error(t.session_expired))
-            } else {
-                Redirect::to(&to).into_response()
-            }
-        }
-        None => {
-            let l = super::lang(headers, None);
-            message(
-                StatusCode::UNAUTHORIZED,
-                l,
-                l.t().sign_in,
-                "Open your organisation's console sign-in page (/console/<organisation>/login).",
-                None,
-            )
-        }
-    }
-}
-
 impl FromRequestParts<AppState> for Agent {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         let Some(token) = session::cookie(&parts.headers, CONSOLE_COOKIE) else {
-            return Err(to_login(&parts.headers, false));
+            return Err(super::to_login(&parts.headers, "console", false));
         };
         let now = Utc::now();
         let (org, id, role) = app::desk::staff::authenticate(&st.db, &token, now)
             .await
-            .map_err(|_| to_login(&parts.headers, true))?;
+            .map_err(|_| super::to_login(&parts.headers, "console", true))?;
         let s = StaffCtx::staff(Ctx::new(org, now), id, role);
         let me = app::desk::staff::me(&st.db, &s)
             .await
-            .map_err(|_| to_login(&parts.headers, true))?;
+            .map_err(|_| super::to_login(&parts.headers, "console", true))?;
         let lang = super::lang(&parts.headers, Some(&me.locale));
         Ok(Agent { s, token, lang, me })
     }
@@ -192,17 +168,10 @@ async fn login(
         email: f.email.clone(),
         password: f.password.clone(),
     };
-    match app::desk::staff::login(&st.db, input, Utc::now()).await {
-        Ok(sess) => {
-            st.signin.succeeded("console", &f.email);
-            signed_in(&headers, CONSOLE_COOKIE, &sess.token, "/", "/console")
-        }
-        Err(_) => {
-            st.signin.failed("console", &f.email);
-            let t = super::lang(&headers, None).t();
-            redirect_with(&headers, &back, Flash::error(t.wrong_login))
-        }
-    }
+    let token = app::desk::staff::login(&st.db, input, Utc::now())
+        .await
+        .map(|x| x.token);
+    finish_sign_in(&st, &headers, "console", &f.email, &back, token)
 }
 
 #[derive(Deserialize)]
@@ -216,16 +185,15 @@ async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let token = session::cookie(&headers, CONSOLE_COOKIE).unwrap_or_default();
-    if !token.is_empty() && csrf_ok(&token, &f.csrf) {
-        let _ = app::desk::staff::logout(&st.db, &token, Utc::now()).await;
-    }
-    let mut res = to_login(&headers, false);
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, CONSOLE_COOKIE, "", "/", 0, "Lax"),
-    );
-    res
+    super::sign_out(
+        &headers,
+        "console",
+        CONSOLE_COOKIE,
+        "/",
+        &f.csrf,
+        |t| async move { app::desk::staff::logout(&st.db, &t, Utc::now()).await },
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------

@@ -44,6 +44,19 @@ pub fn routes() -> Router<AppState> {
         .merge(portal::routes())
         .merge(console::routes())
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(server_timing))
+}
+
+/// `Server-Timing: app;dur=<ms>`: how long the server took for the page (read by
+/// `ledgerdesk bench pages` and visible in a browser's developer tools).
+async fn server_timing(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        res.headers_mut().insert("server-timing", v);
+    }
+    res
 }
 
 /// The headers every page and asset carries.
@@ -298,4 +311,55 @@ pub(crate) fn read_error(lang: Lang, e: app::AppError) -> Response {
 /// Checks the form's CSRF token against the session's.
 pub(crate) fn csrf_ok(session_token: &str, form_token: &str) -> bool {
     session::same(&session::csrf_of(session_token), form_token)
+}
+
+/// Where a browser without a live session goes: its organisation's sign-in page for this
+/// part of the site (`area` portal or console), with "session ended" when it had one.
+pub(crate) fn to_login(headers: &HeaderMap, area: &str, expired: bool) -> Response {
+    let l = lang(headers, None);
+    match session::cookie(headers, ORG_COOKIE) {
+        Some(org) => {
+            let to = format!("/{area}/{org}/login");
+            if expired {
+                redirect_with(headers, &to, Flash::error(l.t().session_expired))
+            } else {
+                Redirect::to(&to).into_response()
+            }
+        }
+        None => message(
+            StatusCode::UNAUTHORIZED,
+            l,
+            l.t().sign_in,
+            &format!("Open your organisation's sign-in page (/{area}/<organisation>/login)."),
+            None,
+        ),
+    }
+}
+
+/// Ends a page session: `revoke` runs when the form's CSRF token is the session's; the
+/// cookie is cleared either way and the browser goes to sign in.
+pub(crate) async fn sign_out<F, Fut>(
+    headers: &HeaderMap,
+    area: &str,
+    cookie: &str,
+    cookie_path: &str,
+    form_csrf: &str,
+    revoke: F,
+) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = app::Result<()>>,
+{
+    let token = session::cookie(headers, cookie).unwrap_or_default();
+    if !token.is_empty() && csrf_ok(&token, form_csrf) {
+        if let Err(e) = revoke(token).await {
+            tracing::warn!(error = %e, "sign-out could not revoke the session");
+        }
+    }
+    let mut res = to_login(headers, area, false);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(headers, cookie, "", cookie_path, 0, "Lax"),
+    );
+    res
 }

@@ -5,15 +5,15 @@ use super::fmt::{date, moment, money};
 use super::i18n::{Lang, Tr};
 use super::session::{self, PORTAL_COOKIE, PRE_COOKIE};
 use super::{
-    csrf_ok, error_text, message, read_error, redirect_with, render, take_flash, Chrome, Flash,
-    NavLink, ORG_COOKIE,
+    csrf_ok, error_text, read_error, redirect_with, render, take_flash, Chrome, Flash, NavLink,
+    ORG_COOKIE,
 };
 use crate::AppState;
 use app::desk::selfservice::{self as ss, CustomerCtx};
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -55,40 +55,16 @@ pub struct Customer {
     pub customer: app::customers::Customer,
 }
 
-fn to_login(headers: &HeaderMap, expired: bool) -> Response {
-    match session::cookie(headers, ORG_COOKIE) {
-        Some(org) => {
-            let to = format!("/portal/{org}/login");
-            if expired {
-                let t = super::lang(headers, None).t();
-                redirect_with(headers, &to, Flash::error(t.session_expired))
-            } else {
-                Redirect::to(&to).into_response()
-            }
-        }
-        None => {
-            let l = super::lang(headers, None);
-            message(
-                StatusCode::UNAUTHORIZED,
-                l,
-                l.t().sign_in,
-                "Open the sign-in link your provider gave you (/portal/<organisation>/login).",
-                None,
-            )
-        }
-    }
-}
-
 impl FromRequestParts<AppState> for Customer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
         let Some(token) = session::cookie(&parts.headers, PORTAL_COOKIE) else {
-            return Err(to_login(&parts.headers, false));
+            return Err(super::to_login(&parts.headers, "portal", false));
         };
         let c = CustomerCtx::from_token(&s.db, &token, Utc::now())
             .await
-            .map_err(|_| to_login(&parts.headers, true))?;
+            .map_err(|_| super::to_login(&parts.headers, "portal", true))?;
         let customer = app::customers::get(&s.db, &c.ctx, &c.customer_id)
             .await
             .map_err(|e| read_error(super::lang(&parts.headers, None), e))?;
@@ -270,6 +246,34 @@ pub(crate) fn login_guard(
     None
 }
 
+/// The answer to a sign-in attempt: the session cookie and the area's home, or back to the
+/// form with "wrong email or password" (one answer for both), counting the failure.
+pub(crate) fn finish_sign_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    area: &str,
+    email: &str,
+    back: &str,
+    token: app::Result<String>,
+) -> Response {
+    match token {
+        Ok(token) => {
+            s.signin.succeeded(area, email);
+            let (cookie, path) = if area == "portal" {
+                (PORTAL_COOKIE, "/portal")
+            } else {
+                (super::session::CONSOLE_COOKIE, "/")
+            };
+            signed_in(headers, cookie, &token, path, &format!("/{area}"))
+        }
+        Err(_) => {
+            s.signin.failed(area, email);
+            let t = super::lang(headers, None).t();
+            redirect_with(headers, back, Flash::error(t.wrong_login))
+        }
+    }
+}
+
 /// Sets the session cookie and goes to `to`.
 pub(crate) fn signed_in(
     headers: &HeaderMap,
@@ -306,17 +310,10 @@ async fn login(
         email: f.email.clone(),
         password: f.password.clone(),
     };
-    match app::desk::portal::login(&s.db, input, Utc::now()).await {
-        Ok(sess) => {
-            s.signin.succeeded("portal", &f.email);
-            signed_in(&headers, PORTAL_COOKIE, &sess.token, "/portal", "/portal")
-        }
-        Err(_) => {
-            s.signin.failed("portal", &f.email);
-            let t = super::lang(&headers, None).t();
-            redirect_with(&headers, &back, Flash::error(t.wrong_login))
-        }
-    }
+    let token = app::desk::portal::login(&s.db, input, Utc::now())
+        .await
+        .map(|x| x.token);
+    finish_sign_in(&s, &headers, "portal", &f.email, &back, token)
 }
 
 #[derive(Deserialize)]
@@ -330,16 +327,15 @@ async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let token = session::cookie(&headers, PORTAL_COOKIE).unwrap_or_default();
-    if !token.is_empty() && csrf_ok(&token, &f.csrf) {
-        let _ = app::desk::portal::logout(&s.db, &token, Utc::now()).await;
-    }
-    let mut res = to_login(&headers, false);
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, PORTAL_COOKIE, "", "/portal", 0, "Lax"),
-    );
-    res
+    super::sign_out(
+        &headers,
+        "portal",
+        PORTAL_COOKIE,
+        "/portal",
+        &f.csrf,
+        |t| async move { app::desk::portal::logout(&s.db, &t, Utc::now()).await },
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
