@@ -11,6 +11,11 @@
     var chatId = box.getAttribute("data-chat-id");
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(proto + location.host + box.getAttribute("data-socket"));
+    function text(key, values) {
+      var s = box.getAttribute("data-t-" + key) || "";
+      Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(values[k]); });
+      return s;
+    }
     function say(who, text, mine) {
       var li = document.createElement("li");
       li.className = "msg" + (mine ? " mine" : "");
@@ -33,18 +38,18 @@
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "queued") {
-        status.textContent = "#" + f.position + " · ~" + Math.max(1, Math.round(f.estimated_wait_secs / 60)) + " min";
+        status.textContent = text("queued", { position: f.position, minutes: Math.max(1, Math.round(f.estimated_wait_secs / 60)) });
       } else if (f.type === "queue") {
-        if (f.position) { status.textContent = "#" + f.position; }
+        if (f.position) { status.textContent = text("queued", { position: f.position, minutes: "?" }); }
       } else if (f.type === "agent_joined" || f.type === "accepted") {
-        status.textContent = "✓";
+        status.textContent = text("joined") || "✓";
         form.hidden = false;
       } else if (f.type === "message") {
         say((f.name || f.from) + "", f.text, f.from === role);
       } else if (f.type === "ticket_created") {
-        status.textContent = "→ " + f.number;
+        status.textContent = text("ticket", { number: f.number }) || f.number;
       } else if (f.type === "ended") {
-        status.textContent = "■";
+        status.textContent = text("ended");
         form.hidden = true;
       } else if (f.type === "error") {
         status.textContent = f.message;

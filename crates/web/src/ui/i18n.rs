@@ -136,6 +136,10 @@ texts! {
     chat_title: "Chat with us", "Чат с поддержкой";
     chat_connect: "Start chat", "Начать чат";
     chat_placeholder: "Type a message", "Введите сообщение";
+    chat_queued: "You are number {position} in the queue; about {minutes} min.", "Вы {position}-й в очереди; примерно {minutes} мин.";
+    chat_joined: "An agent has joined the chat.", "Оператор подключился к чату.";
+    chat_ticket: "No agent is free right now: we opened ticket {number} and will answer by email.", "Сейчас нет свободных операторов: мы создали обращение {number} и ответим по почте.";
+    chat_ended: "The chat has ended.", "Чат завершён.";
     queue: "Queue", "Очередь";
     approvals: "Approvals", "Согласования";
     customers: "Customers", "Клиенты";
