@@ -67,8 +67,7 @@ fn mine<T>(
 /// One of the customer's invoices (drafts are not shown: they may still change).
 pub async fn invoice(db: &Db, c: &CustomerCtx, id: &str) -> Result<invoicing::Invoice> {
     let inv = invoicing::get(db, &c.ctx, id).await?;
-    let owner = (inv.status != "draft").then_some(inv.customer.as_str());
-    let owner = owner.map(str::to_string);
+    let owner = (inv.status != "draft").then(|| inv.customer.clone());
     mine(owner.as_deref(), c, "invoice", id, inv)
 }
 

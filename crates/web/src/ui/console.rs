@@ -342,6 +342,8 @@ struct Panel {
     credit: String,
     subscriptions: Vec<SubRow>,
     invoices: Vec<(String, String, String, String, String)>,
+    /// The invoices a credit note may be taken on (open or paid): (id, label).
+    creditable: Vec<(String, String)>,
     payments: Vec<PayRow>,
     timeline: Vec<TimelineRow>,
 }
@@ -396,7 +398,7 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
         .await
         .map(|p| p.data)
         .unwrap_or_default();
-    let invoices = app::invoicing::list(&st.db, ctx, Some(customer), None, None, None, Some(10))
+    let invoices = app::invoicing::list(&st.db, ctx, Some(customer), None, None, None, Some(20))
         .await
         .map(|p| p.data)
         .unwrap_or_default();
@@ -440,8 +442,21 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
                     .join(", "),
             })
             .collect(),
+        creditable: invoices
+            .iter()
+            .filter(|i| i.status == "open" || i.status == "paid")
+            .map(|i| {
+                let label = format!(
+                    "{} · {}",
+                    i.number.clone().unwrap_or_else(|| i.id.clone()),
+                    money(i.total, &i.currency, lang)
+                );
+                (i.id.clone(), label)
+            })
+            .collect(),
         invoices: invoices
             .iter()
+            .take(10)
             .map(|i| {
                 (
                     i.id.clone(),
@@ -587,26 +602,10 @@ async fn ticket(
             reason: x.reason,
         })
         .collect();
-    let invoices_open = match &d.ticket.customer {
-        Some(c) => app::invoicing::list(&st.db, &a.s.ctx, Some(c), None, None, None, Some(20))
-            .await
-            .map(|p| {
-                p.data
-                    .into_iter()
-                    .filter(|i| i.status == "open" || i.status == "paid")
-                    .map(|i| {
-                        let label = format!(
-                            "{} · {}",
-                            i.number.clone().unwrap_or_else(|| i.id.clone()),
-                            money(i.total, &i.currency, a.lang)
-                        );
-                        (i.id, label)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
+    let invoices_open = panel
+        .as_ref()
+        .map(|p| p.creditable.clone())
+        .unwrap_or_default();
     let tk = &d.ticket;
     let (c, clear) = a.chrome(
         &headers,

@@ -573,27 +573,33 @@ pub(crate) struct InvoiceView {
     pub payable: bool,
 }
 
+/// One invoice line for reading: its local period (the stored end is exclusive, so the
+/// last day shown is the day before) and amounts in the page's language.
+fn line_view(l: &app::invoicing::InvoiceLine, currency: &str, lang: Lang) -> LineView {
+    let m = |v: i64| money(v, currency, lang);
+    LineView {
+        description: l.description.clone(),
+        period: match (l.period_start_date, l.period_end_date) {
+            (Some(a), Some(b)) => format!(
+                "{} – {}",
+                date(a, lang),
+                date(b.pred_opt().unwrap_or(b), lang)
+            ),
+            _ => String::new(),
+        },
+        quantity: l.quantity.clone(),
+        amount: m(l.amount),
+        discount: (l.discount_amount != 0).then(|| m(-l.discount_amount)),
+    }
+}
+
 pub(crate) fn invoice_view(i: &app::invoicing::Invoice, lang: Lang) -> InvoiceView {
     let t = lang.t();
     let m = |v: i64| money(v, &i.currency, lang);
     let lines = i
         .lines
         .iter()
-        .map(|l| LineView {
-            description: l.description.clone(),
-            period: match (l.period_start_date, l.period_end_date) {
-                // End dates are exclusive: the last day billed is the day before.
-                (Some(a), Some(b)) => format!(
-                    "{} – {}",
-                    date(a, lang),
-                    date(b.pred_opt().unwrap_or(b), lang)
-                ),
-                _ => String::new(),
-            },
-            quantity: l.quantity.clone(),
-            amount: m(l.amount),
-            discount: (l.discount_amount != 0).then(|| m(-l.discount_amount)),
-        })
+        .map(|l| line_view(l, &i.currency, lang))
         .collect();
     let mut taxes: Vec<(String, i64)> = Vec::new();
     for l in &i.lines {
@@ -876,20 +882,7 @@ async fn preview(
                 Some(inv) => (
                     inv.lines
                         .iter()
-                        .map(|l| LineView {
-                            description: l.description.clone(),
-                            period: match (l.period_start_date, l.period_end_date) {
-                                (Some(a), Some(b)) => format!(
-                                    "{} – {}",
-                                    date(a, u.lang),
-                                    date(b.pred_opt().unwrap_or(b), u.lang)
-                                ),
-                                _ => String::new(),
-                            },
-                            quantity: l.quantity.clone(),
-                            amount: m(l.amount),
-                            discount: (l.discount_amount != 0).then(|| m(-l.discount_amount)),
-                        })
+                        .map(|l| line_view(l, &cur, u.lang))
                         .collect(),
                     m(inv.total),
                     m(inv.amount_due),
