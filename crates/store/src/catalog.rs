@@ -111,6 +111,26 @@ pub async fn list_products(
     )
 }
 
+/// Every product of the organisation as (id, name), archived ones too (display names).
+pub async fn all_product_names(tx: &mut Tx, org_id: &str) -> Result<Vec<(String, String)>> {
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, (String, String)>("SELECT id, name FROM products WHERE org_id = $1")
+        .bind(org_id).fetch_all(c).await?),
+    )
+}
+
+/// Every price of the organisation as (id, product id, nickname), archived ones too
+/// (display names).
+pub async fn all_price_nicknames(
+    tx: &mut Tx,
+    org_id: &str,
+) -> Result<Vec<(String, String, Option<String>)>> {
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, (String, String, Option<String>)>("SELECT id, product_id, nickname FROM prices WHERE org_id = $1")
+        .bind(org_id).fetch_all(c).await?),
+    )
+}
+
 pub async fn insert_prices(
     tx: &mut Tx,
     rows: &[PriceRow],

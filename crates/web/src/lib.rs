@@ -41,6 +41,8 @@ pub struct AppState {
     pub chat: ChatHub,
     /// Failed sign-ins of the pages, for their rate limit.
     pub signin: ui::session::SignInLimiter,
+    /// Price and staff names for the pages, per organisation.
+    pub names: ui::names::Names,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
             chat: ChatHub::default(),
             signin: ui::session::SignInLimiter::default(),
+            names: ui::names::Names::default(),
         }
     }
 }

@@ -17,7 +17,7 @@ use desk::authority::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::portal::PortalUserRow;
-use store::{new_id, Db};
+use store::{new_id, Db, Tx};
 
 /// How long a portal session lives (as a staff session).
 pub const SESSION_TTL: Duration = Duration::hours(12);
@@ -241,13 +241,18 @@ pub async fn logout(db: &Db, token: &str, now: DateTime<Utc>) -> Result<()> {
 
 /// The portal user a live `pts_…` token belongs to.
 pub async fn authenticate(db: &Db, token: &str, now: DateTime<Utc>) -> Result<PortalUserRow> {
+    let mut tx = db.read().await?;
+    session_user(&mut tx, token, now).await
+}
+
+/// [`authenticate`] inside a read transaction the caller goes on using.
+pub async fn session_user(tx: &mut Tx, token: &str, now: DateTime<Utc>) -> Result<PortalUserRow> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Err(AppError::Unauthenticated(
             "not a portal session token (pts_…)".into(),
         ));
     }
-    let mut tx = db.read().await?;
-    store::portal::user_for_session(&mut tx, &token_hash(token), now)
+    store::portal::user_for_session(tx, &token_hash(token), now)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("invalid or expired portal session".into()))
 }

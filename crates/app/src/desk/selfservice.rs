@@ -44,6 +44,27 @@ impl CustomerCtx {
         })
     }
 
+    /// As [`CustomerCtx::from_token`], with the customer's account, in one read
+    /// transaction (every portal page needs both).
+    pub async fn with_customer(
+        db: &Db,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(CustomerCtx, crate::customers::Customer)> {
+        let mut tx = db.read().await?;
+        let u = portal::session_user(&mut tx, token, now).await?;
+        let customer = crate::customers::load(&mut tx, &u.org_id, &u.customer_id).await?;
+        Ok((
+            CustomerCtx {
+                ctx: Ctx::new(u.org_id, now),
+                customer_id: u.customer_id,
+                user_id: u.id,
+                email: u.email,
+            },
+            customer,
+        ))
+    }
+
     /// Ledgerdesk acting for the customer on the desk (ticket creation, status changes).
     fn desk(&self) -> StaffCtx {
         StaffCtx::system(self.ctx.clone())

@@ -362,6 +362,18 @@ pub async fn logout(db: &Db, token: &str, now: DateTime<Utc>) -> Result<()> {
     Ok(())
 }
 
+/// The staff member a live session token belongs to, with their context: one read (the
+/// console's pages need both on every request).
+pub async fn session_user(db: &Db, token: &str, now: DateTime<Utc>) -> Result<(StaffCtx, Staff)> {
+    let mut tx = db.read().await?;
+    let row = store::desk::staff_for_session(&mut tx, &token_hash(token), now)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("invalid or expired session".into()))?;
+    let role = parse_role(&row.role)?;
+    let sctx = StaffCtx::staff(Ctx::new(row.org_id.clone(), now), row.id.clone(), role);
+    Ok((sctx, view(&row)))
+}
+
 /// The staff user a live session token belongs to: `(org, staff id, role)`.
 pub async fn authenticate(
     db: &Db,

@@ -16,7 +16,6 @@ use super::{
 };
 use crate::AppState;
 use app::desk::{actions, identity, tickets, StaffCtx};
-use app::Ctx;
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -63,12 +62,7 @@ impl FromRequestParts<AppState> for Agent {
         let Some(token) = session::cookie(&parts.headers, CONSOLE_COOKIE) else {
             return Err(super::to_login(&parts.headers, "console", false));
         };
-        let now = Utc::now();
-        let (org, id, role) = app::desk::staff::authenticate(&st.db, &token, now)
-            .await
-            .map_err(|_| super::to_login(&parts.headers, "console", true))?;
-        let s = StaffCtx::staff(Ctx::new(org, now), id, role);
-        let me = app::desk::staff::me(&st.db, &s)
+        let (s, me) = app::desk::staff::session_user(&st.db, &token, Utc::now())
             .await
             .map_err(|_| super::to_login(&parts.headers, "console", true))?;
         let lang = super::lang(&parts.headers, Some(&me.locale));
@@ -253,16 +247,15 @@ async fn queue(
         Ok(p) => p,
         Err(e) => return read_error(a.lang, e),
     };
-    let staff = app::desk::staff::list(&st.db, &a.s)
-        .await
-        .unwrap_or_default();
+    let wanted: Vec<&str> = page
+        .data
+        .iter()
+        .filter_map(|x| x.assignee.as_deref())
+        .collect();
+    let names = st.names.of(&st.db, &a.s.ctx, &[], &wanted).await;
     let name_of = |id: &Option<String>| match id {
         None => t.unassigned.to_string(),
-        Some(id) => staff
-            .iter()
-            .find(|s| &s.id == id)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| id.clone()),
+        Some(id) => names.staff(id),
     };
     let rows = page
         .data
@@ -406,7 +399,11 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
         .await
         .map(|p| p.data)
         .unwrap_or_default();
-    let names = super::portal::price_names(st, ctx).await;
+    let wanted: Vec<&str> = subs
+        .iter()
+        .flat_map(|s| s.items.iter().map(|i| i.price.as_str()))
+        .collect();
+    let names = super::portal::price_names(st, ctx, &wanted).await;
     let timeline = app::events::timeline(&st.db, ctx, customer, None, Some(15))
         .await
         .map(|p| p.data)
@@ -434,10 +431,7 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
                 items: s
                     .items
                     .iter()
-                    .map(|i| {
-                        let n = names.get(&i.price).unwrap_or(&i.price);
-                        format!("{n} × {}", i.quantity)
-                    })
+                    .map(|i| format!("{} × {}", names.price(&i.price), i.quantity))
                     .collect::<Vec<_>>()
                     .join(", "),
             })
@@ -499,16 +493,14 @@ async fn ticket(
         Ok(d) => d,
         Err(e) => return read_error(a.lang, e),
     };
-    let staff = app::desk::staff::list(&st.db, &a.s)
-        .await
-        .unwrap_or_default();
-    let name_of = |id: &str| {
-        staff
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| id.to_string())
-    };
+    let wanted: Vec<&str> = d
+        .interactions
+        .iter()
+        .filter_map(|i| i.author.as_deref())
+        .chain(d.ticket.assignee.as_deref())
+        .collect();
+    let names = st.names.of(&st.db, &a.s.ctx, &[], &wanted).await;
+    let name_of = |id: &str| names.staff(id);
     let messages = d
         .interactions
         .iter()
@@ -930,9 +922,8 @@ async fn approvals(State(st): State<AppState>, headers: HeaderMap, a: Agent) -> 
         Ok(l) => l,
         Err(e) => return read_error(a.lang, e),
     };
-    let staff = app::desk::staff::list(&st.db, &a.s)
-        .await
-        .unwrap_or_default();
+    let wanted: Vec<&str> = list.iter().map(|x| x.requested_by.as_str()).collect();
+    let names = st.names.of(&st.db, &a.s.ctx, &[], &wanted).await;
     let rows = list
         .into_iter()
         .map(|x| ApprovalRow {
@@ -941,11 +932,7 @@ async fn approvals(State(st): State<AppState>, headers: HeaderMap, a: Agent) -> 
             amount: money(x.amount, &x.currency, a.lang),
             action: x.action,
             reason: x.reason,
-            requested_by: staff
-                .iter()
-                .find(|s| s.id == x.requested_by)
-                .map(|s| s.name.clone())
-                .unwrap_or(x.requested_by),
+            requested_by: names.staff(&x.requested_by),
             at: moment(x.created, a.lang),
         })
         .collect();

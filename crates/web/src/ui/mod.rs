@@ -16,6 +16,7 @@
 pub mod console;
 pub mod fmt;
 pub mod i18n;
+pub mod names;
 pub mod portal;
 pub mod session;
 

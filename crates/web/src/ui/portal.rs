@@ -62,12 +62,14 @@ impl FromRequestParts<AppState> for Customer {
         let Some(token) = session::cookie(&parts.headers, PORTAL_COOKIE) else {
             return Err(super::to_login(&parts.headers, "portal", false));
         };
-        let c = CustomerCtx::from_token(&s.db, &token, Utc::now())
+        let (c, customer) = CustomerCtx::with_customer(&s.db, &token, Utc::now())
             .await
-            .map_err(|_| super::to_login(&parts.headers, "portal", true))?;
-        let customer = app::customers::get(&s.db, &c.ctx, &c.customer_id)
-            .await
-            .map_err(|e| read_error(super::lang(&parts.headers, None), e))?;
+            .map_err(|e| match e {
+                app::AppError::Unauthenticated(_) => {
+                    super::to_login(&parts.headers, "portal", true)
+                }
+                e => read_error(super::lang(&parts.headers, None), e),
+            })?;
         let lang = super::lang(&parts.headers, Some(&customer.locale));
         Ok(Customer {
             lang,
@@ -405,24 +407,13 @@ fn invoice_row(u: &Customer, i: &app::invoicing::Invoice, today: chrono::NaiveDa
 }
 
 /// Names of prices as "Product · nickname".
-pub(crate) async fn price_names(s: &AppState, ctx: &app::Ctx) -> HashMap<String, String> {
-    let mut names = HashMap::new();
-    let products: HashMap<String, String> =
-        app::catalog::list_products(&s.db, ctx, None, Some(100))
-            .await
-            .map(|p| p.data.into_iter().map(|p| (p.id, p.name)).collect())
-            .unwrap_or_default();
-    if let Ok(prices) = app::catalog::list_prices(&s.db, ctx, None, None, Some(100)).await {
-        for p in prices.data {
-            let product = products.get(&p.product).cloned().unwrap_or_default();
-            let name = match &p.nickname {
-                Some(n) if !n.is_empty() => format!("{product} · {n}"),
-                _ => product,
-            };
-            names.insert(p.id, name);
-        }
-    }
-    names
+/// The organisation's price names (see `names`), fresh enough to name every id in `prices`.
+pub(crate) async fn price_names(
+    s: &AppState,
+    ctx: &app::Ctx,
+    prices: &[&str],
+) -> std::sync::Arc<super::names::OrgNames> {
+    s.names.of(&s.db, ctx, prices, &[]).await
 }
 
 fn today(u: &Customer) -> chrono::NaiveDate {
@@ -449,17 +440,18 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, u: Customer) ->
         Ok(p) => p.data,
         Err(e) => return read_error(u.lang, e),
     };
-    let names = price_names(&s, &u.c.ctx).await;
+    let wanted: Vec<&str> = subs
+        .iter()
+        .flat_map(|s| s.items.iter().map(|i| i.price.as_str()))
+        .collect();
+    let names = price_names(&s, &u.c.ctx, &wanted).await;
     let mut plans = Vec::new();
     for sub in subs.iter().filter(|s| s.ended_at.is_none()) {
         let name = sub
             .items
             .iter()
             .map(|i| {
-                let n = names
-                    .get(&i.price)
-                    .cloned()
-                    .unwrap_or_else(|| i.price.clone());
+                let n = names.price(&i.price);
                 if i.quantity == 1 {
                     n
                 } else {
@@ -736,7 +728,6 @@ async fn change_page(
         Ok(x) => x,
         Err(e) => return read_error(u.lang, e),
     };
-    let names = price_names(&s, &u.c.ctx).await;
     let prices = app::catalog::list_prices(&s.db, &u.c.ctx, None, None, Some(100))
         .await
         .map(|p| p.data)
@@ -753,6 +744,8 @@ async fn change_page(
                 })
         })
         .collect();
+    let wanted: Vec<&str> = choices.iter().map(|p| p.id.as_str()).collect();
+    let names = price_names(&s, &u.c.ctx, &wanted).await;
     let items = sub
         .items
         .iter()
@@ -765,7 +758,7 @@ async fn change_page(
                 .iter()
                 .map(|p| PriceOption {
                     id: p.id.clone(),
-                    name: names.get(&p.id).cloned().unwrap_or_else(|| p.id.clone()),
+                    name: names.price(&p.id),
                     selected: p.id == i.price,
                 })
                 .collect(),
