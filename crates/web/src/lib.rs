@@ -41,6 +41,10 @@ pub struct AppState {
     pub chat: ChatHub,
     /// Failed sign-ins of the pages, for their rate limit.
     pub signin: ui::session::SignInLimiter,
+    /// Where the pages are reached (`https://billing.example.com`), put before the paths of
+    /// links sent by email. Never taken from a request's `Host`, which its sender chooses.
+    /// None: the emails carry the path alone.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -52,6 +56,7 @@ impl AppState {
             gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
             chat: ChatHub::default(),
             signin: ui::session::SignInLimiter::default(),
+            public_url: None,
         }
     }
 }
