@@ -442,6 +442,35 @@ pub async fn update(db: &Db, ctx: &Ctx, id: &str, input: &CustomerUpdate) -> Res
     Ok(view)
 }
 
+/// Changes a customer's tax ids with `change`, under the customer's row lock (two changes
+/// at once cannot lose one another's), checked as `update` checks them.
+pub async fn change_tax_ids(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    change: impl FnOnce(&mut Vec<TaxIdInput>) -> Result<()>,
+) -> Result<Customer> {
+    parse_id("id", id, CustomerId::parse)?;
+    let mut tx = db.begin().await?;
+    store::customers::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", id))?;
+    let mut ids: Vec<TaxIdInput> = store::customers::tax_ids(&mut tx, &ctx.org_id, id)
+        .await?
+        .into_iter()
+        .map(|t| TaxIdInput {
+            kind: t.kind,
+            value: t.value,
+        })
+        .collect();
+    change(&mut ids)?;
+    let rows = tax_id_rows(&ctx.org_id, id, &ids)?;
+    store::customers::replace_tax_ids(&mut tx, &ctx.org_id, id, &rows).await?;
+    let view = load(&mut tx, &ctx.org_id, id).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
 /// Adds a contact to a customer.
 pub async fn add_contact(
     db: &Db,
@@ -456,6 +485,37 @@ pub async fn add_contact(
         .ok_or_else(|| AppError::not_found("customer", customer_id))?;
     let rows = contact_rows(ctx, customer_id, std::slice::from_ref(input))?;
     store::customers::insert_contacts(&mut tx, &rows).await?;
+    let view = load(&mut tx, &ctx.org_id, customer_id).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Removes a contact of a customer. A contact with a portal login is kept (`contact_in_use`):
+/// the login belongs to that person, and removing the contact would orphan it.
+pub async fn remove_contact(
+    db: &Db,
+    ctx: &Ctx,
+    customer_id: &str,
+    contact_id: &str,
+) -> Result<Customer> {
+    parse_id("id", customer_id, CustomerId::parse)?;
+    let mut tx = db.begin().await?;
+    store::customers::get_for_update(&mut tx, &ctx.org_id, customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", customer_id))?;
+    let logins = store::portal::users_of_customer(&mut tx, &ctx.org_id, customer_id).await?;
+    if logins
+        .iter()
+        .any(|u| u.contact_id.as_deref() == Some(contact_id))
+    {
+        return Err(AppError::state(
+            "contact_in_use",
+            "this contact signs in to the portal; their login must be removed first",
+        ));
+    }
+    if store::customers::delete_contact(&mut tx, &ctx.org_id, customer_id, contact_id).await? != 1 {
+        return Err(AppError::not_found("contact", contact_id));
+    }
     let view = load(&mut tx, &ctx.org_id, customer_id).await?;
     tx.commit().await?;
     Ok(view)

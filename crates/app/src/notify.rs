@@ -39,6 +39,9 @@ pub const TEMPLATES: &[&str] = &[
     "subscription_changed",
 ];
 pub const LANGUAGES: &[&str] = &["en", "ru"];
+/// Templates of desk messages that are not event notifications (rendered when the message
+/// is written, by the use case that sends it): the portal's sign-in link.
+pub const DESK_TEMPLATES: &[&str] = &["portal_sign_in"];
 
 macro_rules! sources {
     ($($name:literal),*) => {
@@ -55,7 +58,8 @@ const SOURCES: &[(&str, &str)] = sources!(
     "payment_failed",
     "invoice_reminder",
     "invoice_overdue",
-    "subscription_changed"
+    "subscription_changed",
+    "portal_sign_in"
 );
 
 /// The language of the templates for a customer's locale.
@@ -420,6 +424,23 @@ mod tests {
                 let (s, b) = render(t, l, ctx).unwrap_or_else(|e| panic!("{t}.{l}: {e}"));
                 assert!(!s.is_empty() && !b.is_empty(), "{t}.{l}");
                 assert!(!s.contains("{{") && !b.contains("{{"), "{t}.{l}: {s}\n{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_sign_in_link_email_renders_in_both_languages() {
+        let ctx = json!({"customer_name": "Anna", "org_name": "Acme",
+                         "url": "https://b.example/portal/org_1/magic/psl_x", "minutes": 15});
+        for t in DESK_TEMPLATES {
+            for l in LANGUAGES {
+                let (s, b) = render(t, l, &ctx).unwrap_or_else(|e| panic!("{t}.{l}: {e}"));
+                assert!(s.contains("Acme"), "{t}.{l}: {s}");
+                assert!(
+                    b.contains("https://b.example/portal/org_1/magic/psl_x"),
+                    "{b}"
+                );
+                assert!(b.contains("15"), "{b}");
             }
         }
     }

@@ -257,6 +257,16 @@ pub async fn list_methods(db: &Db, ctx: &Ctx, customer: &str) -> Result<Page<Pay
     ))
 }
 
+/// One payment method, attached or detached.
+pub async fn get_method(db: &Db, ctx: &Ctx, id: &str) -> Result<PaymentMethod> {
+    parse_id("id", id, PaymentMethodId::parse)?;
+    let mut tx = db.read().await?;
+    store::payments::get_method(&mut tx, &ctx.org_id, id)
+        .await?
+        .map(method_view)
+        .ok_or_else(|| AppError::not_found("payment_method", id))
+}
+
 async fn method_for_update(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<PaymentMethodRow> {
     parse_id("id", id, PaymentMethodId::parse)?;
     let m = store::payments::get_method(tx, &ctx.org_id, id)

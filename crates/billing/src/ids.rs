@@ -113,5 +113,6 @@ ids! {
     MacroId => "mac", "macro";
     PortalUserId => "pu", "portal user";
     PortalSessionId => "pts", "portal session";
+    SignInLinkId => "psl", "portal sign-in link";
     ChatId => "chat", "chat session";
 }

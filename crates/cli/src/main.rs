@@ -109,6 +109,10 @@ enum Command {
         /// Do not load demo data into a new database.
         #[arg(long)]
         no_demo: bool,
+        /// Where the pages are reached (https://billing.example.com), for the links in
+        /// emails (portal sign-in links); default http://LISTEN.
+        #[arg(long, env = "LEDGERDESK_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -216,6 +220,7 @@ async fn main() -> Result<()> {
         Command::Serve {
             ref listen,
             no_demo,
+            ref public_url,
         } => {
             let db = open(&cli.database).await?;
             let fresh = {
@@ -265,6 +270,11 @@ async fn main() -> Result<()> {
             println!("listening on http://{addr}");
             let mut state = web::AppState::new(db.clone());
             state.gateway = cli.gateway()?;
+            state.public_url = Some(
+                public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{addr}")),
+            );
             let worker = cli.worker(db, state.gateway.clone())?;
             tokio::spawn(async move { work(worker, false).await });
             web::serve(state, listener).await?;

@@ -226,6 +226,14 @@ pub async fn contacts(tx: &mut Tx, org_id: &str, customer_id: &str) -> Result<Ve
     )
 }
 
+/// Deletes a contact of a customer: 1 when it was theirs, 0 when there was none.
+pub async fn delete_contact(tx: &mut Tx, org_id: &str, customer_id: &str, id: &str) -> Result<u64> {
+    Ok(
+        on!(tx, c => sqlx::query("DELETE FROM customer_contacts WHERE org_id = $1 AND customer_id = $2 AND id = $3")
+        .bind(org_id).bind(customer_id).bind(id).execute(c).await?.rows_affected()),
+    )
+}
+
 /// The customers of a bill-run range.
 pub async fn in_range(tx: &mut Tx, r: &crate::subscriptions::DueRange) -> Result<Vec<CustomerRow>> {
     let sql = format!(

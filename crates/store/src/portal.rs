@@ -1,5 +1,5 @@
-//! The customer portal's tables (migration 0009): portal users and their sessions, and live
-//! chats with their messages. The rules (queue position, timeouts) live in `app::desk::chat`;
+//! The customer portal's tables (migrations 0009, 0010): portal users, their sessions and
+//! sign-in links, and live chats with their messages. The rules (queue position, timeouts) live in `app::desk::chat`;
 //! this module only reads and writes rows.
 
 use crate::{Result, StoreError, Tx};
@@ -109,6 +109,58 @@ pub async fn user_for_session(
     );
     Ok(
         on!(tx, c => sqlx::query_as::<_, PortalUserRow>(&sql).bind(token_hash).bind(now).fetch_optional(c).await?),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-in links (magic links)
+
+/// An emailed sign-in link: only its token's hash is kept.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct SignInLinkRow {
+    pub id: String,
+    pub org_id: String,
+    pub portal_user_id: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+const LINK_COLS: &str = "id, org_id, portal_user_id, token_hash, created_at, expires_at, used_at";
+
+pub async fn insert_sign_in_link(tx: &mut Tx, r: &SignInLinkRow) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO portal_sign_in_links ({LINK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    );
+    on!(tx, c => sqlx::query(&sql)
+        .bind(&r.id).bind(&r.org_id).bind(&r.portal_user_id).bind(&r.token_hash)
+        .bind(r.created_at).bind(r.expires_at).bind(r.used_at)
+        .execute(c).await.map_err(StoreError::from_sqlx)?.rows_affected());
+    Ok(())
+}
+
+/// The sign-in link of an organisation with this token hash, used or not.
+pub async fn sign_in_link(
+    tx: &mut Tx,
+    org_id: &str,
+    token_hash: &str,
+) -> Result<Option<SignInLinkRow>> {
+    let sql = format!(
+        "SELECT {LINK_COLS} FROM portal_sign_in_links WHERE org_id = $1 AND token_hash = $2"
+    );
+    Ok(
+        on!(tx, c => sqlx::query_as::<_, SignInLinkRow>(&sql).bind(org_id).bind(token_hash).fetch_optional(c).await?),
+    )
+}
+
+/// Marks a link used unless it is already: 1 when this call took it, 0 when another did.
+/// The `used_at IS NULL` condition makes two concurrent sign-ins with one link take it once.
+pub async fn use_sign_in_link(tx: &mut Tx, id: &str, now: DateTime<Utc>) -> Result<u64> {
+    Ok(
+        on!(tx, c => sqlx::query("UPDATE portal_sign_in_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
+        .bind(id).bind(now).execute(c).await?.rows_affected()),
     )
 }
 

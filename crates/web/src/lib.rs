@@ -43,6 +43,10 @@ pub struct AppState {
     pub signin: ui::session::SignInLimiter,
     /// Price and staff names for the pages, per organisation.
     pub names: ui::names::Names,
+    /// Where the pages are reached (`https://billing.example.com`), put before the paths of
+    /// links sent by email. Never taken from a request's `Host`, which its sender chooses.
+    /// None: the emails carry the path alone.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
             chat: ChatHub::default(),
             signin: ui::session::SignInLimiter::default(),
             names: ui::names::Names::default(),
+            public_url: None,
         }
     }
 }

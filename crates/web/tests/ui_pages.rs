@@ -1,8 +1,12 @@
 //! The portal and console pages over real HTTP: sign-in with the double-submit CSRF cookie,
 //! session cookies, security headers, CSRF refusals, the sign-in rate limit, and a customer
-//! reaching only their own invoices, PDFs and tickets.
+//! reaching only their own invoices, PDFs and tickets; the portal's sign-in links (mailed
+//! through a real SMTP server on loopback), payment methods and profile pages.
 
 mod common;
+#[allow(dead_code)]
+#[path = "../../app/tests/common/smtp.rs"]
+mod smtp;
 
 use common::{s, Client, Server};
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
@@ -407,4 +411,648 @@ async fn console_ticket_view_and_authority() {
     assert_eq!(acts[0]["status"], "executed", "{acts}");
     let bal = c.get(&format!("/v1/customers/{cus}/balance")).await.ok();
     assert_eq!(bal["credit_balance"], 12_000);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-in links
+
+/// Sends the queued emails through `mailbox` (one worker pass, as `serve`'s worker does).
+async fn deliver(srv: &Server, mailbox: &smtp::SmtpServer) {
+    let mut w = app::jobs::Worker::new(
+        srv.db.clone(),
+        gateway::Gateway::Sandbox(gateway::Sandbox::new()),
+    );
+    w.mailer = mail::Mailer::smtp(&mailbox.url(), "Ledgerdesk <billing@localhost>").unwrap();
+    w.run_once(chrono::Utc::now()).await.unwrap();
+}
+
+/// The sign-in link emails delivered so far: (recipient, the link in the body).
+fn sign_in_links(mailbox: &smtp::SmtpServer) -> Vec<(String, String)> {
+    mailbox
+        .messages()
+        .iter()
+        .filter_map(|raw| {
+            let m = mail_parser::MessageParser::default().parse(&raw[..])?;
+            if !m.subject()?.contains("sign-in link") {
+                return None;
+            }
+            let to = m.to()?.first()?.address()?.to_string();
+            let body = m.body_text(0)?.to_string();
+            let link = body
+                .split_whitespace()
+                .find(|w| w.contains("/magic/"))
+                .unwrap_or_else(|| panic!("no link in {body}"))
+                .to_string();
+            Some((to, link))
+        })
+        .collect()
+}
+
+/// The flash message of the page a redirect leads to.
+async fn flash_after(b: &mut Browser, p: &Page) -> String {
+    assert_eq!(p.status, 303, "{}", p.body);
+    let page = b.get(p.location.as_deref().unwrap()).await;
+    let at = page.body.find("class=\"flash").expect("a flash message");
+    let text = &page.body[at..];
+    text[text.find('>').unwrap() + 1..text.find("</p>").unwrap()].to_string()
+}
+
+/// Asks for a sign-in link on the sign-in page, as the second form does.
+async fn ask_for_link(b: &mut Browser, org: &str, email: &str) -> Page {
+    let login = b.get(&format!("/portal/{org}/login")).await;
+    assert!(
+        login
+            .body
+            .contains(&format!("action=\"/portal/{org}/magic\"")),
+        "{}",
+        login.body
+    );
+    let pre = csrf_in(&login.body);
+    b.post(
+        &format!("/portal/{org}/magic"),
+        &[("_csrf", &pre), ("email", email)],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_link_signs_in_once_within_15_minutes() {
+    let srv = common::sqlite().await;
+    let mailbox = smtp::SmtpServer::start(smtp::free_port());
+    let c = srv.org("Northwind").await;
+    customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    let org = c.org_id.clone();
+
+    // One answer whether the address has an account or not.
+    let mut anna = Browser::new(&srv);
+    let p = ask_for_link(&mut anna, &org, "Anna@Alpha.example").await;
+    let known = flash_after(&mut anna, &p).await;
+    let mut stranger = Browser::new(&srv);
+    let q = ask_for_link(&mut stranger, &org, "nobody@alpha.example").await;
+    assert_eq!(q.location, p.location);
+    let unknown = flash_after(&mut stranger, &q).await;
+    assert_eq!(known, unknown);
+    assert!(known.contains("If the address has an account"), "{known}");
+    // Without the form's token nothing is sent.
+    let r = Browser::new(&srv)
+        .post(
+            &format!("/portal/{org}/magic"),
+            &[("_csrf", "forged"), ("email", "anna@alpha.example")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+
+    deliver(&srv, &mailbox).await;
+    let links = sign_in_links(&mailbox);
+    assert_eq!(
+        links.len(),
+        1,
+        "one link, to the address with a login: {links:?}"
+    );
+    let (to, link) = links[0].clone();
+    assert_eq!(to, "anna@alpha.example");
+    let path = link
+        .strip_prefix(&srv.base)
+        .unwrap_or_else(|| panic!("{link} is not on {}", srv.base))
+        .to_string();
+    let token = path.rsplit('/').next().unwrap().to_string();
+    assert!(
+        path.starts_with(&format!("/portal/{org}/magic/psl_")),
+        "{path}"
+    );
+    // Only the token's hash is stored.
+    let mut tx = srv.db.read().await.unwrap();
+    let hash = app::orgs::hash_key(&token);
+    let by_hash = store::portal::sign_in_link(&mut tx, &org, &hash).await;
+    assert!(by_hash.unwrap().is_some());
+    let by_token = store::portal::sign_in_link(&mut tx, &org, &token).await;
+    assert!(by_token.unwrap().is_none());
+    drop(tx);
+
+    // Opening the link (a mail scanner, say) signs nobody in and does not use it up.
+    let mut browser = Browser::new(&srv);
+    for _ in 0..2 {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body.contains("Sign in to your account"),
+            "{}",
+            page.body
+        );
+        assert!(!browser.cookies.contains_key("ld_portal"));
+    }
+    let page = browser.get(&path).await;
+    // The button's POST needs the page's token.
+    let p = browser.post(&path, &[("_csrf", "forged")]).await;
+    assert_eq!(p.status, 303);
+    assert!(!browser.cookies.contains_key("ld_portal"));
+    let p = browser
+        .post(&path, &[("_csrf", &csrf_in(&page.body))])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/portal"));
+    assert!(browser.cookies.contains_key("ld_portal"));
+    let home = browser.get("/portal").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("€120.00"), "{}", home.body);
+
+    // Used: refused, on opening and on posting.
+    let mut again = Browser::new(&srv);
+    let page = again.get(&path).await;
+    assert_eq!(page.status, 410);
+    assert!(page.body.contains("used already"), "{}", page.body);
+    assert!(page.body.contains(&format!("/portal/{org}/login")));
+    let p = again.post(&path, &[("_csrf", "x")]).await;
+    assert_ne!(p.location.as_deref(), Some("/portal"));
+    let mut late = Browser::new(&srv);
+    late.get(&format!("/portal/{org}/login")).await;
+    let pre = late.cookies["ld_pre"].clone();
+    let p = late.post(&path, &[("_csrf", &pre)]).await;
+    assert_eq!(p.status, 410);
+    assert!(!late.cookies.contains_key("ld_portal"));
+
+    // Unknown: refused.
+    for bad in [
+        format!("/portal/{org}/magic/psl_000000000000000000000000"),
+        format!("/portal/{org}/magic/{}", &token[4..]),
+        format!("/portal/org_0000000000000000000000/magic/{token}"),
+    ] {
+        let page = late.get(&bad).await;
+        assert_eq!(page.status, 404, "{bad}");
+        assert!(page.body.contains("not valid"), "{}", page.body);
+    }
+
+    // Expired: a link asked for 16 minutes ago.
+    let ago = chrono::Utc::now() - chrono::Duration::minutes(16);
+    let input = app::desk::portal::SignInLinkRequest {
+        organisation: org.clone(),
+        email: "anna@alpha.example".into(),
+        base_url: srv.base.clone(),
+    };
+    app::desk::portal::request_sign_in_link(&srv.db, &input, ago)
+        .await
+        .unwrap();
+    deliver(&srv, &mailbox).await;
+    let links = sign_in_links(&mailbox);
+    assert_eq!(links.len(), 2);
+    let old = links
+        .iter()
+        .map(|(_, l)| l.strip_prefix(&srv.base).unwrap().to_string())
+        .find(|p| *p != path)
+        .unwrap();
+    let page = late.get(&old).await;
+    assert_eq!(page.status, 410);
+    assert!(page.body.contains("expired"), "{}", page.body);
+    let p = late.post(&old, &[("_csrf", &pre)]).await;
+    assert_eq!(p.status, 410);
+    assert!(!late.cookies.contains_key("ld_portal"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_links_spends_the_sign_in_limit() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let mut b = Browser::new(&srv);
+    // An address without an account is limited exactly as one with an account.
+    for _ in 0..5 {
+        let p = ask_for_link(&mut b, &c.org_id, "nobody@alpha.example").await;
+        assert!(flash_after(&mut b, &p).await.contains("If the address"));
+    }
+    let p = ask_for_link(&mut b, &c.org_id, "nobody@alpha.example").await;
+    assert!(flash_after(&mut b, &p)
+        .await
+        .contains("Too many sign-in attempts"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Payment methods and profile
+
+/// Anna of Alpha signed in, and Beta's customer id.
+async fn anna_and_beta(srv: &Server, c: &Client) -> (Browser, String, String) {
+    let (cus_a, _) = customer_with_invoice(c, "Alpha GmbH", "anna@alpha.example").await;
+    let (cus_b, _) = customer_with_invoice(c, "Beta GmbH", "ben@beta.example").await;
+    let mut anna = Browser::new(srv);
+    let p = anna
+        .sign_in(
+            "portal",
+            &c.org_id,
+            "anna@alpha.example",
+            "portal-password-1",
+        )
+        .await;
+    assert_eq!(p.location.as_deref(), Some("/portal"));
+    (anna, cus_a, cus_b)
+}
+
+/// A customer's attached payment methods through the API: (id, last4, default).
+async fn methods(c: &Client, cus: &str) -> Vec<(String, String, bool)> {
+    let page = c
+        .get(&format!("/v1/customers/{cus}/payment_methods"))
+        .await
+        .ok();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                s(&m["id"]),
+                s(&m["card"]["last4"]),
+                m["is_default"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_methods_page_adds_defaults_and_removes_own_cards_only() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (mut anna, cus_a, cus_b) = anna_and_beta(&srv, &c).await;
+    let ben_card = c
+        .post(
+            "/v1/payment_methods",
+            json!({"customer": cus_b, "type": "card", "token": "tok_visa"}),
+        )
+        .await
+        .ok();
+    let ben_card = s(&ben_card["id"]);
+
+    let page = anna.get("/portal/payment-methods").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("No payment methods yet."));
+    assert!(page
+        .body
+        .contains("href=\"/portal/payment-methods\" aria-current=\"page\""));
+    assert!(page.body.contains("<label for=\"token\">"));
+    let csrf = csrf_in(&page.body);
+
+    // Two cards from sandbox tokens; the first becomes the default.
+    for token in ["tok_visa", "tok_mastercard"] {
+        let p = anna
+            .post(
+                "/portal/payment-methods",
+                &[("_csrf", &csrf), ("token", token)],
+            )
+            .await;
+        assert!(flash_after(&mut anna, &p)
+            .await
+            .contains("card has been added"));
+    }
+    let mine = methods(&c, &cus_a).await;
+    assert_eq!(mine.len(), 2);
+    let visa = mine.iter().find(|m| m.1 == "4242").unwrap().clone();
+    let master = mine.iter().find(|m| m.1 == "4444").unwrap().clone();
+    assert!(visa.2 && !master.2, "{mine:?}");
+    let page = anna.get("/portal/payment-methods").await;
+    assert!(page.body.contains("Visa") && page.body.contains("•••• 4242"));
+    assert!(page.body.contains("Mastercard") && page.body.contains("•••• 4444"));
+    assert!(page.body.contains("Default"));
+
+    // A card number where the token goes: refused next to the field, and not shown again.
+    let p = anna
+        .post(
+            "/portal/payment-methods",
+            &[("_csrf", &csrf), ("token", "4242424242424242")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(
+        p.body.contains("aria-describedby=\"token-error\""),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("not a card token"), "{}", p.body);
+    assert!(!p.body.contains("4242424242424242"));
+    assert_eq!(methods(&c, &cus_a).await.len(), 2);
+
+    // Without the session's token nothing changes.
+    for (path, form) in [
+        (
+            "/portal/payment-methods".to_string(),
+            vec![("token", "tok_visa")],
+        ),
+        (
+            format!("/portal/payment-methods/{}/default", master.0),
+            vec![],
+        ),
+        (format!("/portal/payment-methods/{}/remove", visa.0), vec![]),
+    ] {
+        let mut f = vec![("_csrf", "forged")];
+        f.extend(form);
+        let p = anna.post(&path, &f).await;
+        assert_eq!(p.status, 303, "{path}");
+        assert!(flash_after(&mut anna, &p)
+            .await
+            .contains("form has expired"));
+    }
+    assert_eq!(methods(&c, &cus_a).await, mine);
+
+    // Make the Mastercard the default, then remove the Visa.
+    let p = anna
+        .post(
+            &format!("/portal/payment-methods/{}/default", master.0),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("default payment method"));
+    let p = anna
+        .post(
+            &format!("/portal/payment-methods/{}/remove", visa.0),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("has been removed"));
+    assert_eq!(
+        methods(&c, &cus_a).await,
+        vec![(master.0.clone(), "4444".into(), true)]
+    );
+
+    // Beta's card: "not found" and untouched, as an id that does not exist.
+    for path in [
+        format!("/portal/payment-methods/{ben_card}/default"),
+        format!("/portal/payment-methods/{ben_card}/remove"),
+        "/portal/payment-methods/pm_0000000000000000000000/remove".to_string(),
+    ] {
+        let p = anna.post(&path, &[("_csrf", &csrf)]).await;
+        assert_eq!(p.status, 404, "{path}: {}", p.body);
+    }
+    assert_eq!(
+        methods(&c, &cus_b).await,
+        vec![(ben_card, "4242".into(), true)]
+    );
+    let page = anna.get("/portal/payment-methods").await;
+    assert!(!page.body.contains("Beta"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_page_saves_details_tax_ids_and_contacts_checked_as_the_api() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (mut anna, cus_a, cus_b) = anna_and_beta(&srv, &c).await;
+    let page = anna.get("/portal/profile").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("value=\"Alpha GmbH\""));
+    assert!(page
+        .body
+        .contains("href=\"/portal/profile\" aria-current=\"page\""));
+    for field in [
+        "name",
+        "email",
+        "phone",
+        "locale",
+        "line1",
+        "line2",
+        "city",
+        "postal_code",
+        "region",
+        "country",
+        "tax_type",
+        "tax_value",
+        "contact_name",
+        "contact_email",
+        "contact_role",
+    ] {
+        assert!(
+            page.body.contains(&format!("<label for=\"{field}\">")),
+            "{field}"
+        );
+    }
+    let csrf = csrf_in(&page.body);
+    let customer = || async { c.get(&format!("/v1/customers/{cus_a}")).await.ok() };
+
+    let details = |name: &'static str, country: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("name", name.to_string()),
+            ("email", "billing@alpha.example".to_string()),
+            ("phone", "+49 30 123456".to_string()),
+            ("locale", "en".to_string()),
+            ("line1", "Unter den Linden 1".to_string()),
+            ("line2", String::new()),
+            ("city", "Berlin".to_string()),
+            ("postal_code", "10117".to_string()),
+            ("region", "be".to_string()),
+            ("country", country.to_string()),
+        ]
+    };
+    let form = details("Alpha AG", "de");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = anna.post("/portal/profile", &form).await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("details have been saved"));
+    let saved = customer().await;
+    assert_eq!(saved["name"], "Alpha AG");
+    assert_eq!(saved["email"], "billing@alpha.example");
+    assert_eq!(saved["phone"], "+49 30 123456");
+    assert_eq!(saved["address"]["city"], "Berlin");
+    assert_eq!(saved["address"]["country"], "DE");
+    assert_eq!(saved["address"]["region"], "BE");
+    assert_eq!(saved["address"]["line2"], json!(null));
+
+    // A bad country: the error next to the field, what was typed kept, nothing saved.
+    let form = details("Renamed Alpha", "Germany");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = anna.post("/portal/profile", &form).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(
+        p.body.contains("aria-describedby=\"country-error\""),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("id=\"country-error\""));
+    assert!(
+        p.body.contains("not an ISO 3166-1 alpha-2 country code"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("value=\"Renamed Alpha\""));
+    assert_eq!(customer().await, saved);
+    // An empty name likewise.
+    let form = details("  ", "DE");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = anna.post("/portal/profile", &form).await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("id=\"name-error\""), "{}", p.body);
+    assert_eq!(customer().await, saved);
+
+    // Tax ids, checked as the API checks them.
+    let p = anna
+        .post(
+            "/portal/profile/tax-ids",
+            &[
+                ("_csrf", &csrf),
+                ("type", "eu_vat"),
+                ("value", "de 123 456 789"),
+            ],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("tax id has been added"));
+    assert_eq!(
+        customer().await["tax_ids"],
+        json!([{"type": "eu_vat", "value": "DE123456789"}])
+    );
+    for (kind, value) in [("eu_vat", "XX123"), ("eu_vat", "DE123456789")] {
+        let p = anna
+            .post(
+                "/portal/profile/tax-ids",
+                &[("_csrf", &csrf), ("type", kind), ("value", value)],
+            )
+            .await;
+        assert_eq!(p.status, 422, "{value}");
+        assert!(p.body.contains("id=\"tax_value-error\""), "{}", p.body);
+        assert!(p.body.contains(&format!("value=\"{value}\"")));
+    }
+    assert_eq!(customer().await["tax_ids"].as_array().unwrap().len(), 1);
+    let p = anna
+        .post(
+            "/portal/profile/tax-ids/remove",
+            &[("_csrf", &csrf), ("value", "DE123456789")],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("tax id has been removed"));
+    assert_eq!(customer().await["tax_ids"], json!([]));
+
+    // Contacts.
+    let p = anna
+        .post(
+            "/portal/profile/contacts",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Carl"),
+                ("email", "not-an-email"),
+                ("role", "technical"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("id=\"contact_email-error\""), "{}", p.body);
+    assert!(p.body.contains("value=\"Carl\""));
+    assert_eq!(customer().await["contacts"], json!([]));
+    let p = anna
+        .post(
+            "/portal/profile/contacts",
+            &[
+                ("_csrf", &csrf),
+                ("name", "Carl"),
+                ("email", "carl@alpha.example"),
+                ("role", "technical"),
+            ],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("contact has been added"));
+    let contacts = customer().await["contacts"].clone();
+    assert_eq!(contacts[0]["name"], "Carl");
+    assert_eq!(contacts[0]["role"], "technical");
+    let carl = s(&contacts[0]["id"]);
+    let page = anna.get("/portal/profile").await;
+    assert!(page.body.contains("carl@alpha.example"));
+
+    // Beta's contact is "not found" and stays.
+    let beta = c
+        .post(
+            &format!("/v1/customers/{cus_b}/contacts"),
+            json!({"name": "Bea", "email": "bea@beta.example"}),
+        )
+        .await
+        .ok();
+    let bea = s(&beta["contacts"][0]["id"]);
+    let p = anna
+        .post(
+            &format!("/portal/profile/contacts/{bea}/remove"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, 404);
+    let b = c.get(&format!("/v1/customers/{cus_b}")).await.ok();
+    assert_eq!(b["contacts"].as_array().unwrap().len(), 1);
+
+    // Without the session's token nothing changes.
+    let before = customer().await;
+    let mut forged = details("Forged", "FR");
+    forged[0].1 = "forged".into();
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for (path, form) in [
+        ("/portal/profile".to_string(), forged),
+        (
+            "/portal/profile/tax-ids".into(),
+            vec![
+                ("_csrf", "forged"),
+                ("type", "eu_vat"),
+                ("value", "FR12345678901"),
+            ],
+        ),
+        (
+            format!("/portal/profile/contacts/{carl}/remove"),
+            vec![("_csrf", "forged")],
+        ),
+    ] {
+        let p = anna.post(&path, &form).await;
+        assert_eq!(p.status, 303, "{path}");
+        assert!(flash_after(&mut anna, &p)
+            .await
+            .contains("form has expired"));
+    }
+    assert_eq!(customer().await, before);
+
+    let p = anna
+        .post(
+            &format!("/portal/profile/contacts/{carl}/remove"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("contact has been removed"));
+    assert_eq!(customer().await["contacts"], json!([]));
+
+    // The page speaks Russian too.
+    anna.cookies.insert("ld_lang".into(), "ru".into());
+    let page = anna.get("/portal/profile").await;
+    assert!(page.body.contains("Ваши данные"), "{}", page.body);
+    let page = anna.get("/portal/payment-methods").await;
+    assert!(page.body.contains("Способы оплаты"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_with_a_portal_login_is_not_removed() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (mut anna, cus_a, _) = anna_and_beta(&srv, &c).await;
+    let cus = c
+        .post(
+            &format!("/v1/customers/{cus_a}/contacts"),
+            json!({"name": "Dora", "email": "dora@alpha.example"}),
+        )
+        .await
+        .ok();
+    let dora = s(&cus["contacts"][0]["id"]);
+    c.post(
+        &format!("/v1/customers/{cus_a}/portal_users"),
+        json!({"email": "dora@alpha.example", "password": "portal-password-2"}),
+    )
+    .await
+    .ok();
+    let page = anna.get("/portal/profile").await;
+    let p = anna
+        .post(
+            &format!("/portal/profile/contacts/{dora}/remove"),
+            &[("_csrf", &csrf_in(&page.body))],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("signs in to the portal"), "{}", p.body);
+    let cus = c.get(&format!("/v1/customers/{cus_a}")).await.ok();
+    assert_eq!(cus["contacts"].as_array().unwrap().len(), 1);
 }

@@ -8,15 +8,28 @@
 //! stored as its SHA-256) valid for 12 hours, sent as `Authorization: Bearer` or, for the
 //! chat WebSocket that browsers open without headers, as `?token=`. As with staff logins, a
 //! wrong email and a wrong password get the same answer.
+//!
+//! Sign-in links ("magic links", [`request_sign_in_link`], [`sign_in_with_link`]):
+//! - A link is sent only to the address of an active portal login of that organisation;
+//!   asking for one answers the same whether or not the address has a login, so the answer
+//!   does not tell which addresses have accounts.
+//! - Its token (`psl_…`, 144 random bits) is only in the email; the database keeps its
+//!   SHA-256, as for sessions and API keys. The email is an outbound desk message of no
+//!   ticket and no customer (as identity codes are), so no timeline shows the link.
+//! - It is valid for [`SIGN_IN_LINK_TTL`] and signs in once: the sign-in marks it used in
+//!   the same transaction that opens the session, and only the first of two concurrent
+//!   uses takes it. A used, expired or unknown link (or one of a login that has been
+//!   deactivated since) signs nobody in, and says which of these it is.
 
 use super::{audit, StaffCtx};
 use crate::{AppError, Result};
-use billing::ids::{PortalSessionId, PortalUserId};
+use billing::ids::{InteractionId, PortalSessionId, PortalUserId, SignInLinkId};
 use chrono::{DateTime, Duration, Utc};
 use desk::authority::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use store::portal::PortalUserRow;
+use store::desk::InteractionRow;
+use store::portal::{PortalUserRow, SignInLinkRow};
 use store::{new_id, Db, Tx};
 
 /// How long a portal session lives (as a staff session).
@@ -25,6 +38,20 @@ pub const SESSION_TTL: Duration = Duration::hours(12);
 pub const MIN_PASSWORD: usize = super::staff::MIN_PASSWORD;
 /// The prefix of portal session tokens.
 pub const TOKEN_PREFIX: &str = "pts_";
+/// How long an emailed sign-in link can be used.
+pub const SIGN_IN_LINK_TTL: Duration = Duration::minutes(15);
+/// The prefix of sign-in link tokens.
+pub const LINK_TOKEN_PREFIX: &str = "psl_";
+
+/// A new secret token: the prefix and 24 random alphanumerics (two id suffixes' random
+/// parts and their millisecond stamps).
+fn new_token(prefix: &str) -> String {
+    format!(
+        "{prefix}{}{}",
+        store::random_suffix(),
+        store::random_suffix()
+    )
+}
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -206,14 +233,21 @@ pub async fn login(db: &Db, input: PortalLogin, now: DateTime<Utc>) -> Result<Po
     else {
         return Err(AppError::Unauthenticated("wrong email or password".into()));
     };
-    let token = format!(
-        "{TOKEN_PREFIX}{}{}",
-        store::random_suffix(),
-        store::random_suffix()
-    );
+    let session = open_session(&mut tx, &row, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Opens a session of `row` valid for [`SESSION_TTL`] (password and link sign-in alike).
+async fn open_session(
+    tx: &mut Tx,
+    row: &PortalUserRow,
+    now: DateTime<Utc>,
+) -> Result<PortalSession> {
+    let token = new_token(TOKEN_PREFIX);
     let expires = now + SESSION_TTL;
     store::portal::insert_session(
-        &mut tx,
+        tx,
         new_id!(PortalSessionId).as_str(),
         &row.org_id,
         &row.id,
@@ -222,13 +256,174 @@ pub async fn login(db: &Db, input: PortalLogin, now: DateTime<Utc>) -> Result<Po
         expires,
     )
     .await?;
-    tx.commit().await?;
     Ok(PortalSession {
         object: "portal_session",
         token,
         expires,
-        user: view(&row),
+        user: view(row),
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-in links
+
+/// A request for a sign-in link.
+#[derive(Debug, Clone)]
+pub struct SignInLinkRequest {
+    /// The organisation (`org_…`) of the portal asked.
+    pub organisation: String,
+    pub email: String,
+    /// Where the portal is served (`https://billing.example.com`), put before the link's
+    /// path; empty sends the path alone.
+    pub base_url: String,
+}
+
+/// Emails a sign-in link to `input.email` if it is an active portal login of the
+/// organisation; does nothing otherwise. Either way the answer is `Ok(())`.
+pub async fn request_sign_in_link(
+    db: &Db,
+    input: &SignInLinkRequest,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let email = input.email.trim().to_lowercase();
+    let mut tx = db.begin().await?;
+    let user = store::portal::user_by_email(&mut tx, &input.organisation, &email).await?;
+    let Some(user) = user.filter(|u| u.active) else {
+        return Ok(());
+    };
+    let token = new_token(LINK_TOKEN_PREFIX);
+    let link = SignInLinkRow {
+        id: new_id!(SignInLinkId).to_string(),
+        org_id: user.org_id.clone(),
+        portal_user_id: user.id.clone(),
+        token_hash: token_hash(&token),
+        created_at: now,
+        expires_at: now + SIGN_IN_LINK_TTL,
+        used_at: None,
+    };
+    store::portal::insert_sign_in_link(&mut tx, &link).await?;
+    let url = format!(
+        "{}/portal/{}/magic/{token}",
+        input.base_url.trim_end_matches('/'),
+        user.org_id
+    );
+    let mail = sign_in_mail(&mut tx, &user, &url, now).await?;
+    crate::jobs::enqueue(
+        &mut tx,
+        &user.org_id,
+        &[crate::jobs::Task::SendDeskEmail { interaction: mail }],
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes the email carrying a sign-in link (template `portal_sign_in`, in the customer's
+/// language) as an outbound message of no ticket and no customer; returns its id.
+async fn sign_in_mail(
+    tx: &mut Tx,
+    user: &PortalUserRow,
+    url: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let customer = store::customers::get(tx, &user.org_id, &user.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &user.customer_id))?;
+    let org = store::orgs::get_org(tx, &user.org_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("organisation", &user.org_id))?;
+    let context = json!({
+        "customer_name": customer.name,
+        "org_name": org.name,
+        "url": url,
+        "minutes": SIGN_IN_LINK_TTL.num_minutes(),
+    });
+    let (subject, body) = crate::notify::render("portal_sign_in", &customer.locale, &context)?;
+    let row = InteractionRow {
+        id: new_id!(InteractionId).to_string(),
+        org_id: user.org_id.clone(),
+        channel: "email".into(),
+        direction: "outbound".into(),
+        kind: "message".into(),
+        author_type: "system".into(),
+        to_address: Some(user.email.clone()),
+        subject: Some(subject),
+        body,
+        delivery_status: Some("queued".into()),
+        created_at: now,
+        ..Default::default()
+    };
+    store::desk::insert_interactions(tx, std::slice::from_ref(&row)).await?;
+    Ok(row.id)
+}
+
+/// The link of `token` and its login, when the link can sign in at `now`; otherwise why
+/// not: `sign_in_link_used`, `sign_in_link_expired` (state errors) or unauthenticated (no
+/// such link in this organisation, or its login is no longer active).
+async fn usable_link(
+    tx: &mut Tx,
+    organisation: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(SignInLinkRow, PortalUserRow)> {
+    let unknown = || AppError::Unauthenticated("unknown sign-in link".into());
+    if !token.starts_with(LINK_TOKEN_PREFIX) {
+        return Err(unknown());
+    }
+    let link = store::portal::sign_in_link(tx, organisation, &token_hash(token))
+        .await?
+        .ok_or_else(unknown)?;
+    let user = store::portal::get_user(tx, organisation, &link.portal_user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(unknown)?;
+    if link.used_at.is_some() {
+        return Err(AppError::state(
+            "sign_in_link_used",
+            "this sign-in link has been used already",
+        ));
+    }
+    if link.expires_at <= now {
+        return Err(AppError::state(
+            "sign_in_link_expired",
+            "this sign-in link has expired",
+        ));
+    }
+    Ok((link, user))
+}
+
+/// Whether a sign-in link can sign in now (writing nothing): `Ok` or the refusal
+/// [`sign_in_with_link`] would give.
+pub async fn check_sign_in_link(
+    db: &Db,
+    organisation: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = db.read().await?;
+    usable_link(&mut tx, organisation, token, now).await?;
+    Ok(())
+}
+
+/// Signs in with an emailed link: marks it used and opens a session, in one transaction.
+pub async fn sign_in_with_link(
+    db: &Db,
+    organisation: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<PortalSession> {
+    let mut tx = db.begin().await?;
+    let (link, user) = usable_link(&mut tx, organisation, token, now).await?;
+    if store::portal::use_sign_in_link(&mut tx, &link.id, now).await? != 1 {
+        return Err(AppError::state(
+            "sign_in_link_used",
+            "this sign-in link has been used already",
+        ));
+    }
+    let session = open_session(&mut tx, &user, now).await?;
+    tx.commit().await?;
+    Ok(session)
 }
 
 /// Ends a portal session.

@@ -9,12 +9,20 @@
 //! - The billing changes go through the same use cases as the API (`subscriptions::change`,
 //!   `payments::pay_invoice`), so proration, invoicing, the ledger and idempotency of the
 //!   gateway call are the same; the portal adds only the ownership check.
+//! - Payment methods: the customer lists, adds, removes and picks the default of their own
+//!   through `payments`' use cases. Cards come as gateway tokens only (the gateway's own
+//!   form turns card details into one): no card number passes through the portal.
+//! - Profile: the customer changes their name, email, phone, language, billing address,
+//!   tax ids and contacts through `customers`' use cases, checked exactly as the API checks
+//!   them. The seller's terms (currency, collection method, payment terms, tax exemption,
+//!   external id, metadata) are not the customer's to change.
 //! - Tickets opened here are `portal` tickets of the customer; a reply here is a customer
 //!   reply (it reopens a resolved ticket, as an email would). A closed ticket takes no
 //!   reply: the customer opens a new one.
 
 use super::tickets::{self, Interaction, Ticket, TicketDetail};
 use super::{kpi, portal, StaffCtx};
+use crate::customers::{self, Address, ContactInput, Customer, CustomerUpdate, TaxIdInput};
 use crate::{invoicing, payments, subscriptions, AppError, Ctx, Result};
 use billing::ids::InteractionId;
 use chrono::{DateTime, Utc};
@@ -316,4 +324,121 @@ pub async fn rate(
         })?;
     drop(tx);
     kpi::answer_survey_row(db, &survey, rating, comment, c.ctx.now).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Payment methods
+
+/// The customer's attached payment methods, newest first.
+pub async fn payment_methods(db: &Db, c: &CustomerCtx) -> Result<Vec<payments::PaymentMethod>> {
+    Ok(payments::list_methods(db, &c.ctx, &c.customer_id)
+        .await?
+        .data)
+}
+
+/// One of the customer's payment methods (a method's customer never changes, so this check
+/// holds for the change that follows it).
+pub async fn payment_method(db: &Db, c: &CustomerCtx, id: &str) -> Result<payments::PaymentMethod> {
+    let m = payments::get_method(db, &c.ctx, id).await?;
+    let owner = m.customer.clone();
+    mine(Some(&owner), c, "payment_method", id, m)
+}
+
+/// Adds a card from a token the gateway issued (`tok_visa` in the sandbox); the customer's
+/// first method becomes the default.
+pub async fn add_card(
+    db: &Db,
+    gw: &gateway::Gateway,
+    c: &CustomerCtx,
+    token: &str,
+) -> Result<payments::PaymentMethod> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AppError::missing("token"));
+    }
+    let input = payments::PaymentMethodCreate {
+        customer: c.customer_id.clone(),
+        kind: "card".into(),
+        card: None,
+        token: Some(token.to_string()),
+        bank: None,
+        set_default: None,
+    };
+    payments::attach_method(db, gw, &c.ctx, &input).await
+}
+
+/// Makes one of the customer's methods their default.
+pub async fn make_default_method(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+) -> Result<payments::PaymentMethod> {
+    payment_method(db, c, id).await?;
+    payments::make_default(db, &c.ctx, id).await
+}
+
+/// Removes (detaches) one of the customer's methods.
+pub async fn remove_method(db: &Db, c: &CustomerCtx, id: &str) -> Result<payments::PaymentMethod> {
+    payment_method(db, c, id).await?;
+    payments::detach_method(db, &c.ctx, id).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Profile
+
+/// The details a customer keeps up to date themselves. Every field is set as given: an
+/// empty optional field clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// en or ru.
+    pub locale: String,
+    pub address: Address,
+}
+
+/// Saves the customer's own details (all or nothing).
+pub async fn update_profile(db: &Db, c: &CustomerCtx, p: &ProfileChange) -> Result<Customer> {
+    let update = CustomerUpdate {
+        name: Some(p.name.clone()),
+        email: Some(p.email.clone().unwrap_or_default()),
+        phone: Some(p.phone.clone().unwrap_or_default()),
+        locale: Some(p.locale.clone()),
+        address: Some(p.address.clone()),
+        ..Default::default()
+    };
+    customers::update(db, &c.ctx, &c.customer_id, &update).await
+}
+
+/// Adds a tax id, checked as the API checks them (`tax_ids[N]` names it in errors).
+pub async fn add_tax_id(db: &Db, c: &CustomerCtx, id: TaxIdInput) -> Result<Customer> {
+    customers::change_tax_ids(db, &c.ctx, &c.customer_id, |ids| {
+        ids.push(id);
+        Ok(())
+    })
+    .await
+}
+
+/// Removes the tax id with this value.
+pub async fn remove_tax_id(db: &Db, c: &CustomerCtx, value: &str) -> Result<Customer> {
+    customers::change_tax_ids(db, &c.ctx, &c.customer_id, |ids| {
+        let before = ids.len();
+        ids.retain(|t| t.value != value);
+        if ids.len() == before {
+            return Err(AppError::not_found("tax_id", value));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Adds a contact (name, email, role) to the customer.
+pub async fn add_contact(db: &Db, c: &CustomerCtx, input: &ContactInput) -> Result<Customer> {
+    customers::add_contact(db, &c.ctx, &c.customer_id, input).await
+}
+
+/// Removes one of the customer's contacts (not one with a portal login).
+pub async fn remove_contact(db: &Db, c: &CustomerCtx, id: &str) -> Result<Customer> {
+    customers::remove_contact(db, &c.ctx, &c.customer_id, id).await
 }

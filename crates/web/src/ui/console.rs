@@ -154,7 +154,7 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let back = format!("/console/{org}/login");
-    if let Some(r) = login_guard(&st, &headers, "console", &f, &back) {
+    if let Some(r) = login_guard(&st, &headers, "console", &f.email, &f.csrf, &back) {
         return r;
     }
     let input = app::desk::staff::LoginInput {

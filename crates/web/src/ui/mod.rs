@@ -18,6 +18,9 @@ pub mod fmt;
 pub mod i18n;
 pub mod names;
 pub mod portal;
+pub mod portal_cards;
+pub mod portal_link;
+pub mod portal_profile;
 pub mod session;
 
 use crate::AppState;
@@ -275,6 +278,57 @@ pub(crate) fn message(
     res
 }
 
+/// The errors of a form, each shown next to its field (and announced: the field gets
+/// `aria-invalid` and `aria-describedby` pointing at it). Field names are the form's, not
+/// the API's: see [`FieldErrors::from_app`].
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    /// The error of `field`, if any.
+    pub fn of(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// One error, on `field`.
+    pub fn one(field: &str, text: impl Into<String>) -> FieldErrors {
+        FieldErrors(vec![(field.to_string(), text.into())])
+    }
+
+    /// An `app` refusal as a form error: bad input goes on the field its parameter names
+    /// (`address.country` → `country`, `tax_ids[2].value` → `tax_value`,
+    /// `contacts[0].email` → `contact_email`); anything else on `form`, the form as a whole.
+    pub fn from_app(e: &app::AppError) -> FieldErrors {
+        let (field, text) = match e {
+            app::AppError::Invalid { param, message, .. } => (form_field(param), message.clone()),
+            other => ("form".to_string(), error_text(other)),
+        };
+        FieldErrors(vec![(field, text)])
+    }
+}
+
+/// The form field an API parameter is entered in.
+fn form_field(param: &str) -> String {
+    let nested = |prefix: &str, as_: &str| {
+        let rest = param.strip_prefix(prefix)?;
+        let (_, field) = rest.split_once("].")?;
+        Some(format!("{as_}_{field}"))
+    };
+    param
+        .strip_prefix("address.")
+        .map(str::to_string)
+        .or_else(|| nested("tax_ids[", "tax"))
+        .or_else(|| nested("contacts[", "contact"))
+        .unwrap_or_else(|| param.to_string())
+}
+
 /// How an `app` error reads on a page.
 pub(crate) fn error_text(e: &app::AppError) -> String {
     match e {
@@ -363,4 +417,23 @@ where
         session::set_cookie(headers, cookie, "", cookie_path, 0, "Lax"),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_parameters_name_form_fields() {
+        assert_eq!(form_field("name"), "name");
+        assert_eq!(form_field("address.country"), "country");
+        assert_eq!(form_field("tax_ids[3].value"), "tax_value");
+        assert_eq!(form_field("tax_ids[0].type"), "tax_type");
+        assert_eq!(form_field("contacts[0].email"), "contact_email");
+        let e = FieldErrors::from_app(&app::AppError::invalid("address.country", "bad"));
+        assert_eq!(e.of("country"), Some("bad"));
+        assert_eq!(e.of("name"), None);
+        let e = FieldErrors::from_app(&app::AppError::state("x", "no"));
+        assert_eq!(e.of("form"), Some("no"));
+    }
 }

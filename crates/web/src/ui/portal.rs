@@ -43,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/chat", get(chat))
         // The chat socket under /portal, where the session cookie is sent.
         .route("/portal/chat/socket", get(crate::chat::customer_chat))
+        .merge(super::portal_link::routes())
+        .merge(super::portal_cards::routes())
+        .merge(super::portal_profile::routes())
 }
 
 /// The signed-in customer of a page request (from the `ld_portal` cookie); without a live
@@ -82,11 +85,11 @@ impl FromRequestParts<AppState> for Customer {
 }
 
 impl Customer {
-    fn t(&self) -> &'static Tr {
+    pub(crate) fn t(&self) -> &'static Tr {
         self.lang.t()
     }
 
-    fn chrome(
+    pub(crate) fn chrome(
         &self,
         headers: &HeaderMap,
         title: &str,
@@ -99,6 +102,8 @@ impl Customer {
             ("/portal/invoices", t.invoices),
             ("/portal/tickets", t.tickets),
             ("/portal/chat", t.chat),
+            ("/portal/payment-methods", t.payment_methods),
+            ("/portal/profile", t.profile),
         ];
         let nav = links
             .iter()
@@ -129,7 +134,12 @@ impl Customer {
     }
 
     /// Refuses a form whose CSRF token is not this session's.
-    fn check(&self, headers: &HeaderMap, form_csrf: &str, back: &str) -> Option<Response> {
+    pub(crate) fn check(
+        &self,
+        headers: &HeaderMap,
+        form_csrf: &str,
+        back: &str,
+    ) -> Option<Response> {
         (!csrf_ok(&self.token, form_csrf))
             .then(|| redirect_with(headers, back, Flash::error(self.t().form_expired)))
     }
@@ -144,6 +154,8 @@ struct LoginPage {
     c: Chrome,
     t: &'static Tr,
     action: String,
+    /// Where the "email me a sign-in link" form goes.
+    link_action: String,
     pre: String,
     email: String,
 }
@@ -179,10 +191,23 @@ pub(crate) fn login_form<T: Template>(
     area: &'static str,
     page: impl FnOnce(Chrome, &'static Tr, String) -> T,
 ) -> Response {
+    let here = format!("/{area}/{org}/login");
+    pre_session_form(headers, org, area, &here, page)
+}
+
+/// A page with a form posted before any session (sign-in, a sign-in link's confirmation)
+/// at `here`: sets the pre-session CSRF cookie (double submit) and remembers the
+/// organisation.
+pub(crate) fn pre_session_form<T: Template>(
+    headers: &HeaderMap,
+    org: &str,
+    area: &'static str,
+    here: &str,
+    page: impl FnOnce(Chrome, &'static Tr, String) -> T,
+) -> Response {
     let lang = super::lang(headers, None);
     let t = lang.t();
-    let here = format!("/{area}/{org}/login");
-    let (c, clear) = anonymous_chrome(headers, lang, t.sign_in, &here, area);
+    let (c, clear) = anonymous_chrome(headers, lang, t.sign_in, here, area);
     let pre = session::random_token();
     let mut res = render(&page(c, t, pre.clone()), clear);
     let h = res.headers_mut();
@@ -208,10 +233,12 @@ pub(crate) fn login_form<T: Template>(
 
 async fn login_page(Path(org): Path<String>, headers: HeaderMap) -> Response {
     let action = format!("/portal/{org}/login");
+    let link_action = format!("/portal/{org}/magic");
     login_form(&headers, &org, "portal", |c, t, pre| LoginPage {
         c,
         t,
         action,
+        link_action,
         pre,
         email: String::new(),
     })
@@ -225,20 +252,27 @@ pub(crate) struct LoginForm {
     pub csrf: String,
 }
 
-/// Checks a sign-in form's double-submit token and the rate limit; `Some` is the refusal.
+/// Whether a form posted before any session carries the `ld_pre` cookie's value.
+pub(crate) fn pre_session_ok(headers: &HeaderMap, form_csrf: &str) -> bool {
+    let pre = session::cookie(headers, PRE_COOKIE).unwrap_or_default();
+    !pre.is_empty() && session::same(&pre, form_csrf)
+}
+
+/// Checks a sign-in form's double-submit token and the rate limit of `email` (password
+/// sign-in and sign-in link requests alike); `Some` is the refusal.
 pub(crate) fn login_guard(
     s: &AppState,
     headers: &HeaderMap,
     surface: &str,
-    f: &LoginForm,
+    email: &str,
+    form_csrf: &str,
     back: &str,
 ) -> Option<Response> {
     let t = super::lang(headers, None).t();
-    let pre = session::cookie(headers, PRE_COOKIE).unwrap_or_default();
-    if pre.is_empty() || !session::same(&pre, &f.csrf) {
+    if !pre_session_ok(headers, form_csrf) {
         return Some(redirect_with(headers, back, Flash::error(t.form_expired)));
     }
-    if !s.signin.allowed(surface, &f.email) {
+    if !s.signin.allowed(surface, email) {
         return Some(redirect_with(
             headers,
             back,
@@ -304,7 +338,7 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let back = format!("/portal/{org}/login");
-    if let Some(r) = login_guard(&s, &headers, "portal", &f, &back) {
+    if let Some(r) = login_guard(&s, &headers, "portal", &f.email, &f.csrf, &back) {
         return r;
     }
     let input = app::desk::portal::PortalLogin {

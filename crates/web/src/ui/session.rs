@@ -10,7 +10,8 @@
 //!   carry a random value that must equal the `ld_pre` cookie (double submit).
 //! - Sign-in: at most [`MAX_FAILURES`] failed attempts per surface and email in
 //!   [`WINDOW`]; then every attempt for that email is refused until the window passes,
-//!   whether the password is right or not.
+//!   whether the password is right or not. Asking for a portal sign-in link counts as an
+//!   attempt too (`ui::portal_link`); a successful sign-in forgets them.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};

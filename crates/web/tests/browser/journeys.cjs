@@ -30,7 +30,7 @@ async function newPage(browser, problems, viewport) {
 
 async function signIn(page, area, email, password) {
   await page.goto(`${BASE}/${area}/${ORG}/login`);
-  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${BASE}/${area}`);
@@ -101,12 +101,26 @@ async function signIn(page, area, email, password) {
     await page.getByRole("button", { name: "Start chat" }).click();
     await page.locator(".chat-status").filter({ hasText: "T-" }).waitFor();
 
+    step("adds a card and reads the profile");
+    await page.getByRole("link", { name: "Payment methods" }).click();
+    await page.getByLabel("Card token").fill("tok_mastercard");
+    await page.getByRole("button", { name: "Add a card" }).click();
+    await expectText(page, "The card has been added.");
+    await expectText(page, "•••• 4444");
+    await page.screenshot({ path: shot("portal-payment-methods.png"), fullPage: true });
+    await page.getByRole("link", { name: "Profile" }).click();
+    await expectText(page, "Billing address");
+    await page.screenshot({ path: shot("portal-profile.png"), fullPage: true });
+
     step("the portal on a phone");
     const phone = await newPage(browser, problems, { width: 390, height: 844 });
     await signIn(phone, "portal", "anna@alpha.example", "portal-password-1");
     await phone.screenshot({ path: shot("portal-phone.png"), fullPage: true });
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-    if (overflow) throw new Error("the portal overview scrolls sideways on a phone");
+    for (const where of ["/portal", "/portal/payment-methods", "/portal/profile"]) {
+      await phone.goto(BASE + where);
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+      if (overflow) throw new Error(`${where} scrolls sideways on a phone`);
+    }
 
     // --- The agent -----------------------------------------------------------------------
     const agent = await newPage(browser, problems);

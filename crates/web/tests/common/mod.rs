@@ -20,7 +20,9 @@ pub async fn start(backend: Backend) -> Option<Server> {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = web::router(web::AppState::new(db.clone()));
+    let mut state = web::AppState::new(db.clone());
+    state.public_url = Some(format!("http://{addr}"));
+    let app = web::router(state);
     tokio::spawn(async move {
         axum_serve(listener, app).await;
     });
