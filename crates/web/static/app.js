@@ -8,7 +8,7 @@
     var form = box.querySelector(".chat-form");
     var startButton = box.querySelector(".chat-start");
     var role = box.getAttribute("data-chat");
-    var chatId = box.getAttribute("data-chat-id");
+    var chatId = null;
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(proto + location.host + box.getAttribute("data-socket"));
     function text(key, values) {
@@ -29,19 +29,67 @@
       li.appendChild(body);
       log.appendChild(li);
     }
-    ws.onopen = function () {
-      if (role === "agent" && chatId) {
-        ws.send(JSON.stringify({ type: "accept", chat: chatId }));
+    // The agent's side (console): the team's waiting chats, one accepted chat at a time.
+    var waiting = box.querySelector(".chat-waiting");
+    var withLine = box.querySelector(".chat-with");
+    var ticketLink = box.querySelector(".chat-ticket");
+    var endButton = box.querySelector(".chat-end");
+    function showWaiting(chats) {
+      if (!waiting) { return; }
+      while (waiting.firstChild) { waiting.removeChild(waiting.firstChild); }
+      if (!chats.length) {
+        var none = document.createElement("li");
+        none.textContent = text("none");
+        waiting.appendChild(none);
       }
+      chats.forEach(function (c) {
+        var li = document.createElement("li");
+        var who = document.createElement("span");
+        var first = c.messages && c.messages.length ? " — " + c.messages[0].text : "";
+        who.textContent = c.customer_name + " <" + c.email + "> · " +
+          text("waited", { minutes: Math.max(1, Math.round(c.waiting_secs / 60)) }) + first;
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = text("accept");
+        b.disabled = !!chatId;
+        b.addEventListener("click", function () {
+          ws.send(JSON.stringify({ type: "accept", chat: c.id }));
+        });
+        li.appendChild(who);
+        li.appendChild(b);
+        waiting.appendChild(li);
+      });
+    }
+    ws.onopen = function () {
+      if (role === "agent") { status.textContent = text("online"); }
     };
     ws.onmessage = function (ev) {
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
-      if (f.type === "queued") {
+      if (f.type === "waiting") {
+        showWaiting(f.chats || []);
+      } else if (f.type === "accepted") {
+        chatId = f.chat;
+        withLine.textContent = text("with", { name: f.email, number: f.number });
+        withLine.hidden = false;
+        var a = ticketLink.querySelector("a");
+        a.href = "/console/tickets/" + encodeURIComponent(f.ticket);
+        a.textContent = f.number;
+        ticketLink.hidden = false;
+        while (log.firstChild) { log.removeChild(log.firstChild); }
+        (f.messages || []).forEach(function (m) { say(m.name || m.from, m.text, m.from === role); });
+        form.hidden = false;
+        Array.prototype.forEach.call(waiting.querySelectorAll("button"), function (b) { b.disabled = true; });
+      } else if (f.type === "ended" && role === "agent") {
+        status.textContent = text("ended", { number: f.number || (ticketLink.querySelector("a").textContent) });
+        form.hidden = true;
+        chatId = null;
+        Array.prototype.forEach.call(waiting.querySelectorAll("button"), function (b) { b.disabled = false; });
+      } else if (f.type === "queued") {
         status.textContent = text("queued", { position: f.position, minutes: Math.max(1, Math.round(f.estimated_wait_secs / 60)) });
       } else if (f.type === "queue") {
         if (f.position) { status.textContent = text("queued", { position: f.position, minutes: "?" }); }
-      } else if (f.type === "agent_joined" || f.type === "accepted") {
+      } else if (f.type === "agent_joined") {
         status.textContent = text("joined") || "✓";
         form.hidden = false;
       } else if (f.type === "message") {
@@ -55,7 +103,7 @@
         status.textContent = f.message;
       }
     };
-    ws.onclose = function () { form.hidden = true; };
+    ws.onclose = function () { form.hidden = true; chatId = null; };
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var input = form.querySelector("input[name=text]");
@@ -66,6 +114,11 @@
       ws.send(JSON.stringify(frame));
       input.value = "";
     });
+    if (endButton) {
+      endButton.addEventListener("click", function () {
+        if (chatId) { ws.send(JSON.stringify({ type: "end", chat: chatId })); }
+      });
+    }
     if (startButton) { startButton.hidden = true; }
   }
   document.addEventListener("DOMContentLoaded", function () {

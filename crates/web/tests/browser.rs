@@ -180,10 +180,27 @@ async fn customer_and_agent_journeys_in_chromium() {
     assert_eq!(statuses, ["executed", "executed"], "{acts}");
     let bal = c.get(&format!("/v1/customers/{cus}/balance")).await.ok();
     assert_eq!(bal["credit_balance"], 2_000 + 12_000, "{bal}");
+    // The live chat the agent accepted: its transcript is on a chat ticket.
+    let mut transcript = String::new();
+    for t in tickets.iter().filter(|t| t["channel"] == "chat") {
+        let d = c.get(&format!("/v1/tickets/{}", s(&t["id"]))).await.ok();
+        for i in d["interactions"].as_array().unwrap() {
+            if i["kind"] == "chat" {
+                transcript.push_str(i["body"].as_str().unwrap_or_default());
+            }
+        }
+    }
+    assert!(
+        transcript.contains("Was my card charged twice?")
+            && transcript.contains("No: once, on the 1st."),
+        "{transcript}"
+    );
     for f in [
         "portal-overview.png",
         "console-ticket.png",
         "console-approvals.png",
+        "console-chat.png",
+        "console-kpis.png",
     ] {
         assert!(shots.join(f).is_file(), "screenshot {f}");
     }

@@ -313,11 +313,8 @@ async fn sign_in_is_rate_limited_and_needs_the_form_token() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_ticket_view_and_authority() {
-    let srv = common::sqlite().await;
-    let c = srv.org("Northwind").await;
-    let (cus, inv) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+/// Alex (agent) and Sam (supervisor), password `staff-password-1`.
+async fn add_agent_and_supervisor(c: &Client) {
     for (email, role) in [
         ("alex@northwind.example", "agent"),
         ("sam@northwind.example", "supervisor"),
@@ -329,6 +326,14 @@ async fn console_ticket_view_and_authority() {
         .await
         .ok();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_ticket_view_and_authority() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (cus, inv) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    add_agent_and_supervisor(&c).await;
     let t = c
         .post(
             "/v1/tickets",
@@ -1055,4 +1060,119 @@ async fn a_contact_with_a_portal_login_is_not_removed() {
     assert!(p.body.contains("signs in to the portal"), "{}", p.body);
     let cus = c.get(&format!("/v1/customers/{cus_a}")).await.ok();
     assert_eq!(cus["contacts"].as_array().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Console: KPIs and live chat
+
+#[tokio::test]
+async fn console_kpi_page_draws_the_report_and_chat_page_sets_online() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (cus, _) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    add_agent_and_supervisor(&c).await;
+    for subject in ["Why this amount?", "Card declined"] {
+        c.post(
+            "/v1/tickets",
+            json!({"customer": cus, "subject": subject, "body": "Please explain.", "category": "invoice_discrepancy"}),
+        )
+        .await
+        .ok();
+    }
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(29);
+    let report = c
+        .get(&format!("/v1/kpis?from={from}&to={today}"))
+        .await
+        .ok();
+    let total = report["contacts"]["total"].as_u64().unwrap();
+    assert!(total >= 2, "{report}");
+
+    let mut sam = Browser::new(&srv);
+    sam.sign_in(
+        "console",
+        &c.org_id,
+        "sam@northwind.example",
+        "staff-password-1",
+    )
+    .await;
+    let page = sam.get("/console/kpis").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("First contact resolution"));
+    assert_eq!(page.body.matches("<svg").count(), 5, "five charts");
+    assert!(page.body.contains(&format!("value=\"{from}\"")));
+    assert!(
+        page.body
+            .contains(&format!("<strong class=\"tile-value\">{total}</strong>")),
+        "the contacts tile shows the report's total"
+    );
+    assert!(
+        page.body.contains("invoice discrepancy"),
+        "categories chart"
+    );
+    let ru = sam.get("/console/kpis?lang=ru").await;
+    let ru = if ru.status == 303 {
+        sam.get("/console/kpis").await
+    } else {
+        ru
+    };
+    assert_eq!(ru.status, 200);
+    // A bad range is a clear error, not a chart.
+    let bad = sam
+        .get(&format!("/console/kpis?from={today}&to={from}"))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    let mut alex = Browser::new(&srv);
+    alex.sign_in(
+        "console",
+        &c.org_id,
+        "alex@northwind.example",
+        "staff-password-1",
+    )
+    .await;
+    let q = alex.get("/console").await;
+    assert!(!q.body.contains("/console/kpis"), "agents see no KPI link");
+    assert_eq!(alex.get("/console/kpis").await.status, 403);
+
+    // The chat page: the agent goes online (CSRF checked), and back offline.
+    let online = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let staff = c.get("/v1/staff").await.ok();
+            staff
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["email"] == "alex@northwind.example")
+                .unwrap()["online"]
+                .as_bool()
+                .unwrap()
+        }
+    };
+    let page = alex.get("/console/chat").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("data-chat=\"agent\"") && page.body.contains("Go online"));
+    let csrf = csrf_in(&page.body);
+    alex.post(
+        "/console/chat/online",
+        &[("_csrf", "forged"), ("online", "true")],
+    )
+    .await;
+    assert!(!online(&c).await, "a forged form changes nothing");
+    let p = alex
+        .post(
+            "/console/chat/online",
+            &[("_csrf", &csrf), ("online", "true")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert!(online(&c).await);
+    assert!(alex.get("/console/chat").await.body.contains("Go offline"));
+    alex.post(
+        "/console/chat/online",
+        &[("_csrf", &csrf), ("online", "false")],
+    )
+    .await;
+    assert!(!online(&c).await);
 }

@@ -41,6 +41,9 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tickets/{id}/verify/confirm", post(confirm))
         .route("/console/tickets/{id}/actions", post(action))
         .route("/console/approvals", get(approvals))
+        .route("/console/kpis", get(kpis))
+        .route("/console/chat", get(chat))
+        .route("/console/chat/online", post(set_online))
         .route("/console/approvals/{id}/{decision}", post(decide))
         .route("/console/customers", get(customers))
         .route("/console/customers/{id}", get(customer))
@@ -83,9 +86,16 @@ impl Agent {
     ) -> (Chrome, Option<header::HeaderValue>) {
         let t = self.t();
         let (flash, clear) = take_flash(headers);
-        let mut links = vec![("/console", t.queue), ("/console/customers", t.customers)];
+        let mut links = vec![
+            ("/console", t.queue),
+            ("/console/chat", t.live_chat),
+            ("/console/customers", t.customers),
+        ];
         if self.s.role.can(Permission::Approve) {
             links.push(("/console/approvals", t.approvals));
+        }
+        if self.s.role.can(Permission::ViewKpis) {
+            links.push(("/console/kpis", t.kpis));
         }
         let nav = links
             .iter()
@@ -1079,4 +1089,273 @@ async fn invoice_pdf(State(st): State<AppState>, Path(id): Path<String>, a: Agen
         Ok((name, bytes)) => crate::routes::pdf_response(&name, bytes),
         Err(e) => read_error(a.lang, e),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Live chat
+
+#[derive(Template)]
+#[template(path = "console/chat.html")]
+struct ChatPage {
+    c: Chrome,
+    t: &'static Tr,
+    online: bool,
+}
+
+/// The agent's live chat: the team's waiting chats, accepting one, talking, ending it. The
+/// page's script speaks to `/v1/desk/chat` (`web::chat`), which takes the console's session
+/// cookie from this site's pages; while the page is open the agent is online for chats.
+async fn chat(headers: HeaderMap, a: Agent) -> Response {
+    let t = a.t();
+    let (c, clear) = a.chrome(&headers, t.live_chat, "/console/chat");
+    render(
+        &ChatPage {
+            c,
+            t,
+            online: a.me.online,
+        },
+        clear,
+    )
+}
+
+#[derive(Deserialize)]
+struct OnlineForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    online: bool,
+}
+
+/// The agent's own "online for chats" flag: new chats of the team queue for an online
+/// agent; with nobody online they become tickets (`app::desk::chat`).
+async fn set_online(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    a: Agent,
+    Form(f): Form<OnlineForm>,
+) -> Response {
+    let back = "/console/chat".to_string();
+    if let Some(r) = a.check(&headers, &f.csrf, &back) {
+        return r;
+    }
+    let input = app::desk::staff::StaffUpdate {
+        online: Some(f.online),
+        ..Default::default()
+    };
+    let r = app::desk::staff::update(&st.db, &a.s, &a.me.id, input).await;
+    a.done(&headers, &back, r, "✓")
+}
+
+// ---------------------------------------------------------------------------------------
+// KPIs
+
+#[derive(Template)]
+#[template(path = "console/kpis.html")]
+struct KpisPage {
+    c: Chrome,
+    t: &'static Tr,
+    from: String,
+    to: String,
+    tiles: Vec<(&'static str, String)>,
+    charts: Vec<(&'static str, String)>,
+}
+
+#[derive(Deserialize)]
+struct KpiRange {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+}
+
+/// The DESK.md KPIs over a range of UTC days (default: the last 30 days to today) as
+/// figures and server-drawn charts. Supervisors and admins (`view_kpis`).
+async fn kpis(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<KpiRange>,
+    a: Agent,
+) -> Response {
+    let t = a.t();
+    let today = Utc::now().date_naive();
+    let to = q.to.unwrap_or(today);
+    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    let query = app::desk::kpi::KpiQuery {
+        from,
+        to,
+        team: None,
+        agent: None,
+        channel: None,
+    };
+    let r = match app::desk::kpi::report(&st.db, &a.s, query).await {
+        Ok(r) => r,
+        // A range the report refuses (reversed, too long) is the reader's to fix.
+        Err(e @ app::AppError::Invalid { .. }) => {
+            return super::message(
+                axum::http::StatusCode::BAD_REQUEST,
+                a.lang,
+                t.bad_request_title,
+                &super::error_text(&e),
+                Some(("/console/kpis".into(), t.kpis.into())),
+            )
+        }
+        Err(e) => return read_error(a.lang, e),
+    };
+    let wanted: Vec<&str> = r
+        .csat_by_agent
+        .iter()
+        .filter_map(|x| x.agent.as_deref())
+        .collect();
+    let names = st.names.of(&st.db, &a.s.ctx, &[], &wanted).await;
+    let (c, clear) = a.chrome(&headers, t.kpis, "/console/kpis");
+    render(
+        &KpisPage {
+            c,
+            t,
+            from: from.to_string(),
+            to: to.to_string(),
+            tiles: kpi_tiles(t, &r),
+            charts: kpi_charts(t, &r, &names),
+        },
+        clear,
+    )
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.1} %", v * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// Seconds as "1 h 05 min", "4 min 10 s" or "35 s".
+fn span(secs: Option<i64>) -> String {
+    match secs {
+        None => "—".into(),
+        Some(s) if s >= 3600 => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+        Some(s) if s >= 60 => format!("{} min {:02} s", s / 60, s % 60),
+        Some(s) => format!("{s} s"),
+    }
+}
+
+fn kpi_tiles(t: &'static Tr, r: &app::desk::kpi::KpiReport) -> Vec<(&'static str, String)> {
+    let ratio = |x: &app::desk::kpi::RatioView| {
+        format!("{} ({}/{})", percent(x.value), x.numerator, x.denominator)
+    };
+    let (finalized, credited) = r.billing_accuracy.iter().fold((0, 0), |(f, c), m| {
+        (f + m.finalized, c + m.credited_billing_error)
+    });
+    let accuracy = (finalized > 0).then(|| 1.0 - credited as f64 / finalized as f64);
+    vec![
+        (t.kpi_fcr, ratio(&r.fcr)),
+        (
+            t.kpi_aht,
+            span(r.aht.average_secs.map(|s| s.round() as i64)),
+        ),
+        (t.kpi_csat, ratio(&r.csat)),
+        (
+            t.kpi_first_response,
+            format!(
+                "{} / {}",
+                span(r.first_response.median_secs),
+                span(r.first_response.p90_secs)
+            ),
+        ),
+        (
+            t.kpi_resolution,
+            format!(
+                "{} / {}",
+                span(r.resolution.median_secs),
+                span(r.resolution.p90_secs)
+            ),
+        ),
+        (t.kpi_accuracy, percent(accuracy)),
+        (t.kpi_contacts, r.contacts.total.to_string()),
+        (
+            t.kpi_per_thousand,
+            r.contacts
+                .billing_contacts_per_thousand_invoices
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "—".into()),
+        ),
+    ]
+}
+
+fn kpi_charts(
+    t: &'static Tr,
+    r: &app::desk::kpi::KpiReport,
+    names: &super::names::OrgNames,
+) -> Vec<(&'static str, String)> {
+    use super::chart::{columns, rows, Bar};
+    let count = |label: String, n: u64| Bar {
+        label,
+        value: n as f64,
+        text: n.to_string(),
+    };
+    // Every day of the range, days without contacts as zero.
+    let mut per_day = std::collections::BTreeMap::new();
+    let mut d = r.from;
+    while d <= r.to {
+        per_day.insert(d, 0u64);
+        d += chrono::Duration::days(1);
+    }
+    for x in &r.contacts.by_day {
+        *per_day.entry(x.date).or_default() += x.contacts;
+    }
+    let days: Vec<Bar> = per_day
+        .into_iter()
+        .map(|(d, n)| count(d.format("%d.%m").to_string(), n))
+        .collect();
+    let every = days.len().div_ceil(8);
+    let channels: Vec<Bar> = r
+        .contacts
+        .by_channel
+        .iter()
+        .map(|k| count(k.key.clone(), k.count))
+        .collect();
+    let categories: Vec<Bar> = r
+        .contacts
+        .top_categories
+        .iter()
+        .map(|k| count(k.key.replace('_', " "), k.count))
+        .collect();
+    let months: Vec<Bar> = r
+        .billing_accuracy
+        .iter()
+        .map(|m| Bar {
+            label: m.month.clone(),
+            value: m.accuracy.unwrap_or(0.0) * 100.0,
+            text: percent(m.accuracy),
+        })
+        .collect();
+    let agents: Vec<Bar> = r
+        .csat_by_agent
+        .iter()
+        .map(|x| Bar {
+            label: x
+                .agent
+                .as_deref()
+                .map(|a| names.staff(a))
+                .unwrap_or_else(|| "—".into()),
+            value: x.csat.value.unwrap_or(0.0) * 100.0,
+            text: format!(
+                "{} ({}/{})",
+                percent(x.csat.value),
+                x.csat.numerator,
+                x.csat.denominator
+            ),
+        })
+        .collect();
+    let none = t.kpi_nothing;
+    vec![
+        (
+            t.kpi_contacts_by_day,
+            columns(t.kpi_contacts_by_day, none, &days, every),
+        ),
+        (t.kpi_by_channel, rows(t.kpi_by_channel, none, &channels)),
+        (t.kpi_categories, rows(t.kpi_categories, none, &categories)),
+        (
+            t.kpi_accuracy_by_month,
+            rows(t.kpi_accuracy_by_month, none, &months),
+        ),
+        (
+            t.kpi_csat_by_agent,
+            rows(t.kpi_csat_by_agent, none, &agents),
+        ),
+    ]
 }

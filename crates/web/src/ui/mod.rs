@@ -13,6 +13,7 @@
 //! - A signed-in customer reaches only their own account: the `app::desk::selfservice`
 //!   use cases answer `not_found` for anything else, and the page says "not found".
 
+pub mod chart;
 pub mod console;
 pub mod fmt;
 pub mod i18n;
@@ -339,7 +340,8 @@ pub(crate) fn error_text(e: &app::AppError) -> String {
     }
 }
 
-/// The answer to a failed read: not found, or the error page.
+/// The answer to a failed read: not found (a bad or unknown id in the address), not
+/// allowed (the role), or the error page.
 pub(crate) fn read_error(lang: Lang, e: app::AppError) -> Response {
     let t = lang.t();
     match e {
@@ -348,6 +350,13 @@ pub(crate) fn read_error(lang: Lang, e: app::AppError) -> Response {
             lang,
             t.not_found,
             t.not_found_text,
+            None,
+        ),
+        app::AppError::Forbidden(_) => message(
+            StatusCode::FORBIDDEN,
+            lang,
+            t.forbidden_title,
+            t.forbidden_text,
             None,
         ),
         other => {

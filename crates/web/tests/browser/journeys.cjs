@@ -166,7 +166,35 @@ async function signIn(page, area, email, password) {
     await expectText(sup, "Done");
     await expectText(sup, "Nothing waits for approval.");
 
+    step("a supervisor reads the KPIs");
+    await sup.getByRole("link", { name: "KPIs" }).click();
+    await expectText(sup, "First contact resolution");
+    if ((await sup.locator("svg.chart").count()) !== 5) throw new Error("the KPI page should draw five charts");
+    await sup.screenshot({ path: shot("console-kpis.png"), fullPage: true });
+
+    step("a live chat: the agent goes online, accepts, answers and ends it");
+    await agent.getByRole("link", { name: "Live chat" }).click();
+    await agent.getByRole("button", { name: "Go online" }).click();
+    await expectText(agent, "You are online");
+    await page.getByRole("link", { name: "Chat" }).click();
+    await page.getByRole("button", { name: "Start chat" }).click();
+    await page.locator(".chat-status").filter({ hasText: "in the queue" }).waitFor();
+    await agent.getByRole("button", { name: "Accept" }).click();
+    await agent.locator(".chat-with").filter({ hasText: "T-" }).waitFor();
+    await page.locator(".chat-status").filter({ hasText: "An agent has joined" }).waitFor();
+    await page.getByLabel("Message").fill("Was my card charged twice?");
+    await page.getByRole("button", { name: "Send" }).click();
+    await agent.locator(".chat-log").filter({ hasText: "Was my card charged twice?" }).waitFor();
+    await agent.getByLabel("Message").fill("No: once, on the 1st.");
+    await agent.getByRole("button", { name: "Send" }).click();
+    await page.locator(".chat-log").filter({ hasText: "No: once, on the 1st." }).waitFor();
+    await agent.screenshot({ path: shot("console-chat.png"), fullPage: true });
+    await agent.getByRole("button", { name: "End chat" }).click();
+    await agent.locator(".chat-status").filter({ hasText: "has ended" }).waitFor();
+    await page.locator(".chat-status").filter({ hasText: "The chat has ended." }).waitFor();
+
     step("the console in Russian");
+    await sup.getByRole("link", { name: "Approvals" }).click();
     await sup.getByRole("link", { name: "RU" }).click();
     await expectText(sup, "Нет запросов на согласование.");
 
