@@ -1176,3 +1176,124 @@ async fn console_kpi_page_draws_the_report_and_chat_page_sets_online() {
     .await;
     assert!(!online(&c).await);
 }
+
+#[tokio::test]
+async fn console_offers_every_billing_action_with_its_fields() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (cus, inv) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    add_agent_and_supervisor(&c).await;
+    let t = c
+        .post(
+            "/v1/tickets",
+            json!({"customer": cus, "subject": "More time please", "body": "Can I pay later?",
+                   "links": [{"type": "invoice", "id": inv}]}),
+        )
+        .await
+        .ok();
+    let tid = s(&t["id"]);
+    let mut alex = Browser::new(&srv);
+    alex.sign_in(
+        "console",
+        &c.org_id,
+        "alex@northwind.example",
+        "staff-password-1",
+    )
+    .await;
+    let page = alex.get(&format!("/console/tickets/{tid}")).await;
+    for action in [
+        "refund",
+        "discount",
+        "due_date_extension",
+        "payment_plan",
+        "write_off",
+    ] {
+        assert!(
+            page.body.contains(&format!("<option value=\"{action}\">")),
+            "{action} offered"
+        );
+    }
+    let csrf = csrf_in(&page.body);
+    let act = |action: &'static str, extra: Vec<(&'static str, String)>| {
+        let mut form: Vec<(&str, String)> = vec![
+            ("_csrf", csrf.clone()),
+            ("action", action.into()),
+            ("amount", String::new()),
+            ("currency", "EUR".into()),
+            ("invoice", inv.clone()),
+            ("payment", String::new()),
+            ("coupon", String::new()),
+            ("due_date", String::new()),
+            ("instalments", String::new()),
+            ("reason", "Customer asked for time".into()),
+            ("reason_code", "other".into()),
+        ];
+        for (k, v) in extra {
+            form.retain(|(name, _)| *name != k);
+            form.push((k, v));
+        }
+        form
+    };
+    let actions = |c: &Client| {
+        let c = c.clone();
+        let tid = tid.clone();
+        async move { c.get(&format!("/v1/tickets/{tid}/actions")).await.ok() }
+    };
+
+    // A due-date extension within the agent's limit runs at once.
+    let due = (chrono::Utc::now() + chrono::Duration::days(20)).date_naive();
+    let p = post_action(
+        &mut alex,
+        &tid,
+        act("due_date_extension", vec![("due_date", due.to_string())]),
+    )
+    .await;
+    assert_eq!(p.status, 303);
+    let a = actions(&c).await;
+    assert_eq!(a[0]["action"], "due_date_extension", "{a}");
+    assert_eq!(a[0]["status"], "executed", "{a}");
+    let invoice = c.get(&format!("/v1/invoices/{inv}")).await.ok();
+    assert_eq!(invoice["due_date"], due.to_string(), "{invoice}");
+
+    // A badly written instalment is refused before anything is asked of the desk.
+    post_action(
+        &mut alex,
+        &tid,
+        act("payment_plan", vec![("instalments", "next week 60".into())]),
+    )
+    .await;
+    assert_eq!(actions(&c).await.as_array().unwrap().len(), 1);
+
+    // Two instalments adding up to what is owed.
+    let (d1, d2) = (
+        due + chrono::Duration::days(10),
+        due + chrono::Duration::days(40),
+    );
+    let p = post_action(
+        &mut alex,
+        &tid,
+        act(
+            "payment_plan",
+            vec![("instalments", format!("{d1} 60.00\n{d2} 60,00\n"))],
+        ),
+    )
+    .await;
+    assert_eq!(p.status, 303);
+    let a = actions(&c).await;
+    let plan = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["action"] == "payment_plan")
+        .expect("a payment plan action");
+    assert!(
+        plan["status"] == "executed" || plan["status"] == "pending_approval",
+        "{a}"
+    );
+}
+
+async fn post_action(b: &mut Browser, tid: &str, form: Vec<(&'static str, String)>) -> Page {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(&format!("/console/tickets/{tid}/actions"), &pairs)
+        .await
+}

@@ -348,6 +348,8 @@ struct Panel {
     /// The invoices a credit note may be taken on (open or paid): (id, label).
     creditable: Vec<(String, String)>,
     payments: Vec<PayRow>,
+    /// The succeeded payments a refund may be taken on: (id, label).
+    refundable: Vec<(String, String)>,
     timeline: Vec<TimelineRow>,
 }
 
@@ -471,6 +473,18 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
                 )
             })
             .collect(),
+        refundable: payments
+            .iter()
+            .filter(|p| p.status == "succeeded")
+            .map(|p| {
+                let label = format!(
+                    "{} · {}",
+                    moment(p.created, lang),
+                    money(p.amount, &p.currency, lang)
+                );
+                (p.id.clone(), label)
+            })
+            .collect(),
         payments: payments
             .iter()
             .map(|p| PayRow {
@@ -490,7 +504,28 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
     })
 }
 
-const ACTIONS: [&str; 2] = ["goodwill_credit", "credit_note"];
+/// The billing actions the console offers (all of `app::desk::actions`).
+const ACTIONS: [&str; 7] = [
+    "goodwill_credit",
+    "credit_note",
+    "refund",
+    "discount",
+    "due_date_extension",
+    "payment_plan",
+    "write_off",
+];
+
+fn action_label(t: &'static Tr, action: &str) -> &'static str {
+    match action {
+        "goodwill_credit" => t.goodwill_credit,
+        "credit_note" => t.credit_note,
+        "refund" => t.refund,
+        "discount" => t.discount,
+        "due_date_extension" => t.due_date_extension,
+        "payment_plan" => t.payment_plan,
+        _ => t.write_off,
+    }
+}
 
 async fn ticket(
     State(st): State<AppState>,
@@ -579,11 +614,7 @@ async fn ticket(
                     .and_then(|x| x.limit);
                 LimitRow {
                     action: act,
-                    label: if *act == "goodwill_credit" {
-                        t.goodwill_credit
-                    } else {
-                        t.credit_note
-                    },
+                    label: action_label(t, act),
                     limit: match limit {
                         Some(v) => money(v, &currency, a.lang),
                         None => t.unlimited.to_string(),
@@ -833,9 +864,37 @@ struct ActionForm {
     amount: String,
     currency: String,
     invoice: Option<String>,
+    payment: Option<String>,
+    coupon: Option<String>,
+    due_date: Option<String>,
+    /// Payment plan: one instalment per line, "YYYY-MM-DD amount".
+    instalments: Option<String>,
     reason: String,
     reason_code: String,
     interaction: Option<String>,
+}
+
+fn given(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// "2026-12-01 40.00" per line → instalments in minor units of `currency`.
+fn parse_instalments(text: &str, currency: &str) -> Result<Vec<actions::InstalmentSpec>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (date, amount) = line
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| format!("instalment {line:?}: write a date and an amount"))?;
+            let due_date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|_| format!("instalment {line:?}: the date must be YYYY-MM-DD"))?;
+            Ok(actions::InstalmentSpec {
+                due_date,
+                amount: parse_amount(amount.trim(), currency)?,
+            })
+        })
+        .collect()
 }
 
 /// "25", "25.5", "25,50" in major units → minor units of `currency`.
@@ -867,24 +926,46 @@ async fn action(
     if let Some(r) = a.check(&headers, &f.csrf, &back) {
         return r;
     }
-    let amount = match parse_amount(&f.amount, &f.currency) {
-        Ok(v) => v,
-        Err(e) => return redirect_with(&headers, &back, Flash::error(e)),
+    // An empty amount is "not given": the action's own default applies (all that is left
+    // of a payment, the invoice's amount remaining).
+    let amount = match given(Some(f.amount)) {
+        Some(a) => match parse_amount(&a, &f.currency) {
+            Ok(v) => Some(v),
+            Err(e) => return redirect_with(&headers, &back, Flash::error(e)),
+        },
+        None => None,
+    };
+    let due_date = match given(f.due_date) {
+        Some(d) => match chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let e = format!("due date {d:?}: use YYYY-MM-DD");
+                return redirect_with(&headers, &back, Flash::error(e));
+            }
+        },
+        None => None,
+    };
+    let instalments = match given(f.instalments) {
+        Some(text) => match parse_instalments(&text, &f.currency) {
+            Ok(v) => Some(v),
+            Err(e) => return redirect_with(&headers, &back, Flash::error(e)),
+        },
+        None => None,
     };
     let input = actions::ActionInput {
         action: f.action,
-        amount: Some(amount),
+        amount,
         currency: Some(f.currency),
-        invoice: f.invoice.filter(|s| !s.is_empty()),
-        payment: None,
+        invoice: given(f.invoice),
+        payment: given(f.payment),
         reason: f.reason,
         reason_code: f.reason_code,
-        interaction: f.interaction.filter(|s| !s.is_empty()),
+        interaction: given(f.interaction),
         lines: None,
-        coupon: None,
+        coupon: given(f.coupon),
         subscription: None,
-        due_date: None,
-        instalments: None,
+        due_date,
+        instalments,
     };
     let t = a.t();
     match actions::take(&st.db, &st.gateway, &a.s, &id, input).await {

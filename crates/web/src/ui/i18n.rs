@@ -233,6 +233,16 @@ texts! {
     requested_by: "Requested by", "Запросил";
     goodwill_credit: "Goodwill credit", "Компенсация (кредит)";
     credit_note: "Credit note", "Кредит-нота";
+    refund: "Refund", "Возврат платежа";
+    due_date_extension: "Due date extension", "Перенос срока оплаты";
+    payment_plan: "Payment plan", "План платежей";
+    write_off: "Write-off", "Списание долга";
+    action_payment: "Payment (refund)", "Платёж (возврат)";
+    action_coupon: "Coupon (discount)", "Купон (скидка)";
+    action_due_date: "New due date (extension)", "Новый срок оплаты (перенос)";
+    action_instalments: "Instalments (payment plan): one per line, date and amount", "Платежи (план): по одному в строке, дата и сумма";
+    action_invoice_hint: "credit note, extension, plan, write-off", "кредит-нота, перенос, план, списание";
+    action_amount_hint: "empty: the whole amount left", "пусто: вся оставшаяся сумма";
     in_conversation: "In conversation", "В разговоре";
     no_results: "No results.", "Ничего не найдено.";
     open_tickets_count: "Open tickets", "Открытые обращения";
