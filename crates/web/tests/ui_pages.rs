@@ -1297,3 +1297,111 @@ async fn post_action(b: &mut Browser, tid: &str, form: Vec<(&'static str, String
     b.post(&format!("/console/tickets/{tid}/actions"), &pairs)
         .await
 }
+
+/// DESK.md: a customer's reply reopens a resolved ticket; a closed ticket takes no reply
+/// (the customer is told to open a new one); a resolved ticket can be rated once.
+#[tokio::test]
+async fn portal_reply_reopens_a_resolved_ticket_and_a_closed_one_refuses() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (_, inv) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    add_agent_and_supervisor(&c).await;
+    let mut anna = Browser::new(&srv);
+    anna.sign_in(
+        "portal",
+        &c.org_id,
+        "anna@alpha.example",
+        "portal-password-1",
+    )
+    .await;
+    let csrf = csrf_in(&anna.get("/portal/tickets/new").await.body);
+    let p = anna
+        .post(
+            "/portal/tickets",
+            &[
+                ("_csrf", &csrf),
+                ("subject", "Why this amount?"),
+                ("body", "Please explain."),
+                ("category", "invoice_discrepancy"),
+                ("invoice", &inv),
+            ],
+        )
+        .await;
+    let at = p.location.unwrap();
+    let tid = at.rsplit('/').next().unwrap().to_string();
+    let status = |c: &Client| {
+        let (c, tid) = (c.clone(), tid.clone());
+        async move {
+            let t = c.get(&format!("/v1/tickets/{tid}")).await.ok();
+            (s(&t["status"]), t["interactions"].as_array().unwrap().len())
+        }
+    };
+    let mut alex = Browser::new(&srv);
+    alex.sign_in(
+        "console",
+        &c.org_id,
+        "alex@northwind.example",
+        "staff-password-1",
+    )
+    .await;
+    let staff_csrf = csrf_in(&alex.get(&format!("/console/tickets/{tid}")).await.body);
+    staff_reply(
+        &mut alex,
+        &tid,
+        &staff_csrf,
+        "It is the onboarding line.",
+        "resolved",
+    )
+    .await;
+    assert_eq!(status(&c).await.0, "resolved");
+
+    // Rating the resolved ticket: 1–5 only, once.
+    let bad = anna
+        .post(&format!("{at}/rate"), &[("_csrf", &csrf), ("rating", "9")])
+        .await;
+    assert_eq!(bad.status, 303);
+    anna.post(&format!("{at}/rate"), &[("_csrf", &csrf), ("rating", "5")])
+        .await;
+    let today = chrono::Utc::now().date_naive();
+    let k = c
+        .get(&format!("/v1/kpis?from={today}&to={today}"))
+        .await
+        .ok();
+    assert_eq!(k["csat"]["numerator"], 1, "{k}");
+    assert_eq!(k["csat"]["denominator"], 1, "{k}");
+
+    // Her reply reopens it.
+    let (_, before) = status(&c).await;
+    anna.post(
+        &format!("{at}/reply"),
+        &[("_csrf", &csrf), ("body", "Thanks, one more thing.")],
+    )
+    .await;
+    let (st, after) = status(&c).await;
+    assert_ne!(st, "resolved", "a customer reply reopens a resolved ticket");
+    assert_eq!(after, before + 1);
+
+    // Closed: her reply is refused with the reason, and nothing is added.
+    staff_reply(&mut alex, &tid, &staff_csrf, "Answered.", "resolved").await;
+    staff_reply(&mut alex, &tid, &staff_csrf, "Closing this.", "closed").await;
+    let (st, before) = status(&c).await;
+    assert_eq!(st, "closed");
+    let p = anna
+        .post(
+            &format!("{at}/reply"),
+            &[("_csrf", &csrf), ("body", "Hello?")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let flash = flash_after(&mut anna, &p).await;
+    assert!(flash.contains("open a new ticket"), "{flash}");
+    assert_eq!(status(&c).await.1, before);
+}
+
+async fn staff_reply(b: &mut Browser, tid: &str, csrf: &str, body: &str, status: &str) -> Page {
+    b.post(
+        &format!("/console/tickets/{tid}/reply"),
+        &[("_csrf", csrf), ("body", body), ("status", status)],
+    )
+    .await
+}
