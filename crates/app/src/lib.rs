@@ -23,6 +23,7 @@ pub mod notify;
 pub mod orgs;
 pub mod payments;
 pub mod reports;
+pub mod retention;
 pub mod subscriptions;
 mod util;
 pub mod webhooks;

@@ -29,7 +29,8 @@
 //!   balance. Pending period-end changes are dropped. During a trial the interval changes
 //!   at once with no proration and the trial end stays the anchor.
 //! - Cancel at period end (default) or now; cancel now with `prorate: true` credits the
-//!   unused part to the customer's credit balance.
+//!   unused part to the customer's credit balance. A cancel at period end can be undone
+//!   (`resume`) until the period ends.
 
 use crate::catalog::LoadedPrice;
 use crate::invoicing::{self, ActiveDiscount, InvoicePreview, NewInvoice};
@@ -656,20 +657,35 @@ pub struct DiscountView {
     pub coupon: String,
 }
 
+/// Gives a customer a discount from a coupon, for all their invoices or one subscription's.
 pub async fn create_discount(
     db: &Db,
     ctx: &Ctx,
     customer_id: &str,
     input: &DiscountCreate,
 ) -> Result<DiscountView> {
-    parse_id("id", customer_id, CustomerId::parse)?;
     let mut tx = db.begin().await?;
-    let customer = store::customers::get(&mut tx, &ctx.org_id, customer_id)
+    let view = add_discount(&mut tx, ctx, customer_id, input).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// [`create_discount`] inside the caller's transaction (a retention offer's acceptance
+/// writes its record in the same one). The subscription, when given, must be the
+/// customer's.
+pub async fn add_discount(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer_id: &str,
+    input: &DiscountCreate,
+) -> Result<DiscountView> {
+    parse_id("id", customer_id, CustomerId::parse)?;
+    let customer = store::customers::get(tx, &ctx.org_id, customer_id)
         .await?
         .ok_or_else(|| AppError::not_found("customer", customer_id))?;
     if let Some(s) = &input.subscription {
         parse_id("subscription", s, SubscriptionId::parse)?;
-        let sub = store::subscriptions::get(&mut tx, &ctx.org_id, s)
+        let sub = store::subscriptions::get(tx, &ctx.org_id, s)
             .await?
             .ok_or_else(|| AppError::not_found("subscription", s))?;
         if sub.customer_id != customer.id {
@@ -680,7 +696,7 @@ pub async fn create_discount(
         }
     }
     let id = attach_coupon(
-        &mut tx,
+        tx,
         ctx,
         &customer,
         input.subscription.as_deref(),
@@ -688,7 +704,6 @@ pub async fn create_discount(
         "coupon",
     )
     .await?;
-    tx.commit().await?;
     Ok(DiscountView {
         id,
         object: "discount",
@@ -1299,6 +1314,41 @@ pub async fn cancel(
     crate::events::emit(&mut tx, ctx, kind, Some(&sub.customer_id), &sub.id, &data).await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
+}
+
+/// Undoes a cancel at period end: the subscription renews again. Only a subscription set
+/// to cancel at period end and not yet ended can be resumed (an ended one is gone; a new
+/// subscription is needed). Recorded as `subscription.updated`, as the cancel was.
+pub async fn resume(db: &Db, ctx: &Ctx, id: &str) -> Result<Subscription> {
+    parse_id("id", id, SubscriptionId::parse)?;
+    let mut tx = db.begin().await?;
+    let mut sub = store::subscriptions::get_for_update(&mut tx, &ctx.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("subscription", id))?;
+    if sub.ended_at.is_some() || !sub.cancel_at_period_end {
+        return Err(AppError::state(
+            "subscription_not_canceling",
+            format!("subscription {id} is not set to cancel at period end"),
+        ));
+    }
+    sub.cancel_at_period_end = false;
+    sub.canceled_at = None;
+    sub.updated_at = ctx.now;
+    store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
+    let data = crate::events::subscription_data(&sub, None);
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "subscription.updated",
+        Some(&sub.customer_id),
+        &sub.id,
+        &data,
+    )
+    .await?;
+    let items =
+        store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
+    tx.commit().await?;
+    Ok(view(sub, &items))
 }
 
 /// One renewal step of the bill run for a subscription whose current period has ended:

@@ -28,6 +28,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod payments;
 pub mod portal;
+pub mod retention;
 pub mod subscriptions;
 pub mod testing;
 pub mod verify;

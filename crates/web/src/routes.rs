@@ -2,9 +2,9 @@
 //! serializes; POSTs that move money go through [`crate::idempotency`].
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{parse_json, Body, Org, RawBody};
+use crate::extract::{parse_json, Body, Org, RawBody, Staff};
 use crate::{idempotency, AppState};
-use app::{billrun, catalog, customers, invoicing, ledger, subscriptions, Ctx, Page};
+use app::{billrun, catalog, customers, invoicing, ledger, retention, subscriptions, Ctx, Page};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -107,6 +107,13 @@ pub fn router(state: AppState) -> Router {
             post(preview_subscription_change),
         )
         .route("/v1/subscriptions/{id}/cancel", post(cancel_subscription))
+        .route("/v1/subscriptions/{id}/resume", post(resume_subscription))
+        .route(
+            "/v1/settings/retention_offer",
+            get(get_retention_offer)
+                .post(set_retention_offer)
+                .delete(remove_retention_offer),
+        )
         .route("/v1/invoices", post(create_invoice).get(list_invoices))
         .route("/v1/invoices/{id}", get(get_invoice).delete(delete_invoice))
         .route("/v1/invoices/{id}/lines", post(add_invoice_lines))
@@ -558,6 +565,44 @@ async fn cancel_subscription(
         },
     )
     .await
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions",
+    responses((status = 200, body = subscriptions::Subscription), (status = 409, body = ErrorBody)))]
+pub(crate) async fn resume_subscription(
+    State(s): State<AppState>,
+    org: Org,
+    Path(id): Path<String>,
+) -> ApiResult<subscriptions::Subscription> {
+    Ok(Json(subscriptions::resume(&s.db, &ctx(&org), &id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/settings/retention_offer", tag = "subscriptions",
+    responses((status = 200, body = retention::RetentionOffer)))]
+pub(crate) async fn get_retention_offer(
+    State(s): State<AppState>,
+    org: Org,
+) -> ApiResult<retention::RetentionOffer> {
+    Ok(Json(retention::get(&s.db, &ctx(&org)).await?))
+}
+
+#[utoipa::path(post, path = "/v1/settings/retention_offer", request_body = retention::RetentionOfferSet, tag = "subscriptions",
+    responses((status = 200, body = retention::RetentionOffer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn set_retention_offer(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+    Body(b): Body<retention::RetentionOfferSet>,
+) -> ApiResult<retention::RetentionOffer> {
+    Ok(Json(retention::set(&s.db, &who, &b).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/settings/retention_offer", tag = "subscriptions",
+    responses((status = 200, body = retention::RetentionOffer), (status = 403, body = ErrorBody)))]
+pub(crate) async fn remove_retention_offer(
+    State(s): State<AppState>,
+    Staff(who): Staff,
+) -> ApiResult<retention::RetentionOffer> {
+    Ok(Json(retention::remove(&s.db, &who).await?))
 }
 
 // --- invoices ------------------------------------------------------------------------

@@ -1405,3 +1405,364 @@ async fn staff_reply(b: &mut Browser, tid: &str, csrf: &str, body: &str, status:
     )
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// Products, cancellation and the retention offer
+
+/// A monthly flat EUR price of `amount` for a new product `name`.
+async fn monthly_price(c: &Client, name: &str, amount: i64) -> String {
+    let prod = c.post("/v1/products", json!({"name": name})).await.ok();
+    let price = c
+        .post(
+            "/v1/prices",
+            json!({"product": prod["id"], "model": "flat", "recurring": {"interval": "month"},
+                   "currency_amounts": {"EUR": {"amount": amount}}}),
+        )
+        .await
+        .ok();
+    s(&price["id"])
+}
+
+/// A subscription of `cus` to `price` (its first invoice is written by the API).
+async fn subscribe(c: &Client, cus: &str, price: &str) -> String {
+    let r = c
+        .post(
+            "/v1/subscriptions",
+            json!({"customer": cus, "items": [{"price": price}]}),
+        )
+        .await
+        .ok();
+    s(&r["id"])
+}
+
+/// The minor units of an amount as a page shows it ("€12.34" → 1234).
+fn minor(shown: &str) -> i64 {
+    let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no amount in {shown:?}"))
+}
+
+/// The text of the element with `data-testid="{id}"`.
+fn testid(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("data-testid=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id} in {html}"));
+    let rest = &html[at..];
+    let text = &rest[rest.find('>').unwrap() + 1..];
+    text[..text.find('<').unwrap()].to_string()
+}
+
+/// The live discounts of a customer, read from the database.
+async fn discounts(srv: &Server, cus: &str, org: &str) -> usize {
+    let mut tx = srv.db.read().await.unwrap();
+    store::subscriptions::discounts_of_customers(&mut tx, org, &[cus.to_string()])
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_product_invoices_exactly_the_preview_and_removal_waits_for_period_end() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (mut anna, cus_a, cus_b) = anna_and_beta(&srv, &c).await;
+    let base = monthly_price(&c, "Base", 2_000).await;
+    let seats = monthly_price(&c, "Extra seats", 700).await;
+    let sub = subscribe(&c, &cus_a, &base).await;
+    let sub_b = subscribe(&c, &cus_b, &base).await;
+
+    let home = anna.get("/portal").await;
+    assert!(home
+        .body
+        .contains(&format!("href=\"/portal/subscriptions/{sub}/add\"")));
+    let csrf = csrf_in(&home.body);
+    // The page offers what is not on the subscription yet, with labelled fields.
+    let page = anna.get(&format!("/portal/subscriptions/{sub}/add")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&format!("value=\"{seats}\"")));
+    assert!(!page.body.contains(&format!("value=\"{base}\"")));
+    assert!(
+        page.body.contains("<label for=\"price\">")
+            && page.body.contains("<label for=\"quantity\">")
+    );
+
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("price", &seats),
+        ("quantity", "3"),
+    ];
+    let p = anna
+        .post(&format!("/portal/subscriptions/{sub}/add/preview"), &form)
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let previewed = minor(&testid(&p.body, "preview-due"));
+    assert!(previewed > 0, "{}", p.body);
+    assert!(p
+        .body
+        .contains(&format!("action=\"/portal/subscriptions/{sub}/add\"")));
+
+    let before = c.count("/v1/invoices").await;
+    let p = anna
+        .post(&format!("/portal/subscriptions/{sub}/add"), &form)
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let to = p.location.clone().unwrap();
+    let inv_id = to
+        .strip_prefix("/portal/invoices/")
+        .expect("lands on the invoice");
+    let inv = c.get(&format!("/v1/invoices/{inv_id}")).await.ok();
+    assert_eq!(inv["amount_due"].as_i64().unwrap(), previewed, "{inv}");
+    assert_eq!(c.count("/v1/invoices").await, before + 1);
+    let page = anna.get(&to).await;
+    assert!(
+        page.body.contains("product has been added"),
+        "{}",
+        page.body
+    );
+    let s_now = c.get(&format!("/v1/subscriptions/{sub}")).await.ok();
+    let items = s_now["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    let seat_item = items.iter().find(|i| i["price"] == seats.as_str()).unwrap();
+    assert_eq!(seat_item["quantity"], 3);
+    let seat_item = s(&seat_item["id"]);
+    let base_item = s(&items.iter().find(|i| i["price"] == base.as_str()).unwrap()["id"]);
+    // Nothing left to add; a price already on it is refused.
+    let page = anna.get(&format!("/portal/subscriptions/{sub}/add")).await;
+    assert!(page.body.contains("nothing more to add"), "{}", page.body);
+    let p = anna
+        .post(
+            &format!("/portal/subscriptions/{sub}/add/preview"),
+            &[("_csrf", &csrf), ("price", &base), ("quantity", "1")],
+        )
+        .await;
+    assert!(p.body.contains("cannot be added"), "{}", p.body);
+
+    // Removing the add-on: previewed, then pending until the period ends.
+    let home = anna.get("/portal").await;
+    let remove = format!("/portal/subscriptions/{sub}/items/{seat_item}/remove");
+    assert!(
+        home.body.contains(&format!("href=\"{remove}\"")),
+        "{}",
+        home.body
+    );
+    let page = anna.get(&remove).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains("Takes effect at the end of the current period"));
+    let p = anna.post(&remove, &[("_csrf", &csrf)]).await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("removed at the end"));
+    let s_now = c.get(&format!("/v1/subscriptions/{sub}")).await.ok();
+    let seat = s_now["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == seat_item.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(seat["pending_quantity"], 0, "{s_now}");
+    // The last staying item is not removed: cancelling is the way.
+    let last = format!("/portal/subscriptions/{sub}/items/{base_item}/remove");
+    let page = anna.get(&last).await;
+    assert!(
+        page.body.contains("keeps at least one product"),
+        "{}",
+        page.body
+    );
+    let p = anna.post(&last, &[("_csrf", &csrf)]).await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("keeps at least one product"));
+
+    // Beta's subscription: "not found" on every page and form, and untouched.
+    let beta_before = c.get(&format!("/v1/subscriptions/{sub_b}")).await.ok();
+    let beta_item = s(&beta_before["items"][0]["id"]);
+    for path in [
+        format!("/portal/subscriptions/{sub_b}/add"),
+        format!("/portal/subscriptions/{sub_b}/items/{beta_item}/remove"),
+        format!("/portal/subscriptions/{sub_b}/cancel"),
+    ] {
+        let p = anna.get(&path).await;
+        assert_eq!(p.status, 404, "GET {path}: {}", p.body);
+        assert!(!p.body.contains("Beta"), "{path}");
+    }
+    for (path, form) in [
+        (
+            format!("/portal/subscriptions/{sub_b}/add/preview"),
+            vec![("price", seats.as_str()), ("quantity", "1")],
+        ),
+        (
+            format!("/portal/subscriptions/{sub_b}/add"),
+            vec![("price", seats.as_str()), ("quantity", "1")],
+        ),
+        (
+            format!("/portal/subscriptions/{sub_b}/items/{beta_item}/remove"),
+            vec![],
+        ),
+        (format!("/portal/subscriptions/{sub_b}/cancel"), vec![]),
+        (format!("/portal/subscriptions/{sub_b}/offer"), vec![]),
+        (format!("/portal/subscriptions/{sub_b}/resume"), vec![]),
+        // An item of another subscription is not found either.
+        (
+            format!("/portal/subscriptions/{sub}/items/{beta_item}/remove"),
+            vec![],
+        ),
+    ] {
+        let mut f = vec![("_csrf", csrf.as_str())];
+        f.extend(form);
+        let p = anna.post(&path, &f).await;
+        assert_eq!(p.status, 404, "POST {path}: {}", p.body);
+    }
+    assert_eq!(
+        c.get(&format!("/v1/subscriptions/{sub_b}")).await.ok(),
+        beta_before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_shows_the_offer_once_then_ends_at_period_end_and_resumes() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (mut anna, cus_a, _) = anna_and_beta(&srv, &c).await;
+    let base = monthly_price(&c, "Base", 2_000).await;
+    let sub = subscribe(&c, &cus_a, &base).await;
+    let cancel = format!("/portal/subscriptions/{sub}/cancel");
+
+    // Without an offer the page goes straight to the confirmation, with the end date.
+    let page = anna.get(&cancel).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-testid=\"confirm-cancel\""));
+    assert!(!page.body.contains("data-testid=\"offer\""));
+    assert!(page.body.contains("the service runs until"));
+    let csrf = csrf_in(&page.body);
+
+    // The offer: only a coupon of the organisation.
+    c.post(
+        "/v1/settings/retention_offer",
+        json!({"coupon": "cpn_0000000000000000000000"}),
+    )
+    .await
+    .err_param(400, "parameter_invalid", "coupon");
+    let coupon = c
+        .post(
+            "/v1/coupons",
+            json!({"name": "Stay", "percent_off": "20", "duration": "repeating", "duration_in_periods": 3}),
+        )
+        .await
+        .ok();
+    let coupon = s(&coupon["id"]);
+    let offer = c
+        .post(
+            "/v1/settings/retention_offer",
+            json!({"coupon": coupon, "message": "Stay and get 20 % off for 3 months"}),
+        )
+        .await
+        .ok();
+    assert_eq!(offer["coupon"], coupon.as_str());
+    assert_eq!(
+        c.get("/v1/settings/retention_offer").await.ok()["coupon"],
+        coupon.as_str()
+    );
+
+    let page = anna.get(&cancel).await;
+    assert!(page.body.contains("data-testid=\"offer\""), "{}", page.body);
+    assert!(page.body.contains("Stay and get 20 % off for 3 months"));
+    assert!(page.body.contains("20 % off each of your next 3 invoices"));
+    assert!(page.body.contains(&format!("href=\"{cancel}?anyway=1\"")));
+    assert!(!page.body.contains("data-testid=\"confirm-cancel\""));
+    let page = anna.get(&format!("{cancel}?anyway=1")).await;
+    assert!(page.body.contains("data-testid=\"confirm-cancel\""));
+
+    // Forms without the session's token change nothing.
+    let s_before = c.get(&format!("/v1/subscriptions/{sub}")).await.ok();
+    for path in [
+        cancel.clone(),
+        format!("/portal/subscriptions/{sub}/offer"),
+        format!("/portal/subscriptions/{sub}/resume"),
+    ] {
+        let p = anna.post(&path, &[("_csrf", "forged")]).await;
+        assert!(
+            flash_after(&mut anna, &p)
+                .await
+                .contains("form has expired"),
+            "{path}"
+        );
+    }
+    let p = anna
+        .post(
+            &format!("/portal/subscriptions/{sub}/add"),
+            &[("_csrf", "forged"), ("price", &base), ("quantity", "1")],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("form has expired"));
+    assert_eq!(
+        c.get(&format!("/v1/subscriptions/{sub}")).await.ok(),
+        s_before
+    );
+    assert_eq!(discounts(&srv, &cus_a, &c.org_id).await, 0);
+
+    // Accepting gives one discount; a second accept is refused and adds none.
+    let offer_path = format!("/portal/subscriptions/{sub}/offer");
+    let p = anna.post(&offer_path, &[("_csrf", &csrf)]).await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("Thank you for staying"));
+    assert_eq!(discounts(&srv, &cus_a, &c.org_id).await, 1);
+    let p = anna.post(&offer_path, &[("_csrf", &csrf)]).await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("already been accepted"));
+    assert_eq!(discounts(&srv, &cus_a, &c.org_id).await, 1);
+    // The offer is not shown again: straight to the confirmation.
+    let page = anna.get(&cancel).await;
+    assert!(!page.body.contains("data-testid=\"offer\""));
+    assert!(page.body.contains("data-testid=\"confirm-cancel\""));
+
+    // Cancel at period end, then resume.
+    let p = anna.post(&cancel, &[("_csrf", &csrf)]).await;
+    assert!(flash_after(&mut anna, &p)
+        .await
+        .contains("Your subscription ends on"));
+    let s_now = c.get(&format!("/v1/subscriptions/{sub}")).await.ok();
+    assert_eq!(s_now["cancel_at_period_end"], true, "{s_now}");
+    assert!(s_now["ended_at"].is_null());
+    let page = anna.get(&cancel).await;
+    assert!(page
+        .body
+        .contains(&format!("action=\"/portal/subscriptions/{sub}/resume\"")));
+    let home = anna.get("/portal").await;
+    assert!(home.body.contains("Ends on"));
+    let p = anna
+        .post(
+            &format!("/portal/subscriptions/{sub}/resume"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert!(flash_after(&mut anna, &p).await.contains("continues"));
+    let s_now = c.get(&format!("/v1/subscriptions/{sub}")).await.ok();
+    assert_eq!(s_now["cancel_at_period_end"], false);
+    assert!(s_now["canceled_at"].is_null());
+    // Both are on the customer's timeline, as the API's cancel records them.
+    let tl = c.get(&format!("/v1/customers/{cus_a}/timeline")).await.ok();
+    let updates = tl["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "subscription.updated")
+        .count();
+    assert_eq!(updates, 2, "{tl}");
+
+    // Without an offer configured, the page goes straight to the confirmation again.
+    c.delete("/v1/settings/retention_offer").await.ok();
+    let sub2 = subscribe(&c, &cus_a, &base).await;
+    let page = anna
+        .get(&format!("/portal/subscriptions/{sub2}/cancel"))
+        .await;
+    assert!(page.body.contains("data-testid=\"confirm-cancel\""));
+    assert!(!page.body.contains("data-testid=\"offer\""));
+}

@@ -16,6 +16,16 @@
 //!   tax ids and contacts through `customers`' use cases, checked exactly as the API checks
 //!   them. The seller's terms (currency, collection method, payment terms, tax exemption,
 //!   external id, metadata) are not the customer's to change.
+//! - Products: the customer adds a product to a subscription from the prices they could
+//!   choose for it (active, recurring, licensed, in its currency and interval) that are not
+//!   on it yet, with a quantity of at least 1. It starts at once, invoiced prorated as any
+//!   upgrade (`subscriptions::change` with a new item), so the preview shows exactly the
+//!   invoice that follows. An item may be removed while another stays (a subscription keeps
+//!   at least one; to stop everything the customer cancels); a removal is a downgrade and
+//!   waits for the period end unless the subscription is in its trial.
+//! - Cancelling is always at period end (the service runs to the end of the paid period)
+//!   and can be undone (`resume`) until then. Before it the organisation's retention offer,
+//!   if any, is shown and may be accepted once per subscription (`retention`).
 //! - Tickets opened here are `portal` tickets of the customer; a reply here is a customer
 //!   reply (it reopens a resolved ticket, as an email would). A closed ticket takes no
 //!   reply: the customer opens a new one.
@@ -23,7 +33,8 @@
 use super::tickets::{self, Interaction, Ticket, TicketDetail};
 use super::{kpi, portal, StaffCtx};
 use crate::customers::{self, Address, ContactInput, Customer, CustomerUpdate, TaxIdInput};
-use crate::{invoicing, payments, subscriptions, AppError, Ctx, Result};
+use crate::subscriptions::{ChangePreview, ItemChange, Subscription, SubscriptionChange};
+use crate::{catalog, invoicing, payments, retention, subscriptions, AppError, Ctx, Result};
 use billing::ids::InteractionId;
 use chrono::{DateTime, Utc};
 use desk::ticket::{Status, TicketEvent};
@@ -156,6 +167,208 @@ pub async fn change(
 ) -> Result<(subscriptions::Subscription, Option<invoicing::Invoice>)> {
     subscription(db, c, id).await?;
     subscriptions::change(db, &c.ctx, id, change).await
+}
+
+/// Whether the customer may put `p` on `sub`: active, recurring and licensed, with an
+/// amount in the subscription's currency, on its interval.
+fn fits(p: &catalog::Price, sub: &Subscription) -> bool {
+    p.active
+        && p.currency_amounts.contains_key(&sub.currency)
+        && p.recurring.as_ref().is_some_and(|r| {
+            r.usage_type == "licensed"
+                && r.interval == sub.interval
+                && i64::from(r.interval_count) == sub.interval_count
+        })
+}
+
+/// The prices the customer may choose for one of their subscriptions (see [`fits`]), from
+/// every price of the organisation.
+pub async fn plan_choices(
+    db: &Db,
+    c: &CustomerCtx,
+    sub: &Subscription,
+) -> Result<Vec<catalog::Price>> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = catalog::list_prices(db, &c.ctx, None, after.as_deref(), Some(100)).await?;
+        after = page.data.last().map(|p| p.id.clone());
+        out.extend(page.data.into_iter().filter(|p| fits(p, sub)));
+        if !page.has_more || after.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// One of the customer's subscriptions and the prices they may add to it: its plan
+/// choices that are not on it yet.
+pub async fn addable_prices(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+) -> Result<(Subscription, Vec<catalog::Price>)> {
+    let sub = subscription(db, c, id).await?;
+    let mut choices = plan_choices(db, c, &sub).await?;
+    choices.retain(|p| !sub.items.iter().any(|i| i.price == p.id));
+    Ok((sub, choices))
+}
+
+/// One of the customer's subscriptions and the change that adds `quantity` of `price` to
+/// it, at once.
+async fn add_change(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    price: &str,
+    quantity: i64,
+) -> Result<(Subscription, SubscriptionChange)> {
+    let (sub, choices) = addable_prices(db, c, id).await?;
+    if !choices.iter().any(|p| p.id == price) {
+        return Err(AppError::invalid(
+            "price",
+            format!("price {price} cannot be added to this subscription"),
+        ));
+    }
+    if !(1..=subscriptions::MAX_QUANTITY).contains(&quantity) {
+        return Err(AppError::invalid(
+            "quantity",
+            format!(
+                "quantity must be between 1 and {}",
+                subscriptions::MAX_QUANTITY
+            ),
+        ));
+    }
+    let change = SubscriptionChange {
+        items: vec![ItemChange {
+            id: None,
+            price: Some(price.to_string()),
+            quantity: Some(quantity),
+            deleted: false,
+        }],
+        effective: Some("now".into()),
+    };
+    Ok((sub, change))
+}
+
+/// The exact effect of adding a product, writing nothing (with the subscription as it is).
+pub async fn preview_add(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    price: &str,
+    quantity: i64,
+) -> Result<(Subscription, ChangePreview)> {
+    let (sub, change) = add_change(db, c, id, price, quantity).await?;
+    let preview = subscriptions::preview_change(db, &c.ctx, id, &change).await?;
+    Ok((sub, preview))
+}
+
+/// Adds a product to one of the customer's subscriptions (invoiced at once, prorated).
+pub async fn add_product(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    price: &str,
+    quantity: i64,
+) -> Result<(Subscription, Option<invoicing::Invoice>)> {
+    let (_, change) = add_change(db, c, id, price, quantity).await?;
+    subscriptions::change(db, &c.ctx, id, &change).await
+}
+
+/// One of the customer's subscriptions and the change that removes `item` from it: refused
+/// for an item it does not have (`not_found`), one already leaving at period end, or its
+/// last staying item.
+async fn removal(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    item: &str,
+) -> Result<(Subscription, SubscriptionChange)> {
+    let sub = subscription(db, c, id).await?;
+    let staying = |i: &&subscriptions::SubscriptionItem| i.pending_quantity != Some(0);
+    let it = sub
+        .items
+        .iter()
+        .filter(staying)
+        .find(|i| i.id == item)
+        .ok_or_else(|| AppError::not_found("subscription_item", item))?;
+    if sub.items.iter().filter(staying).count() < 2 {
+        return Err(AppError::state(
+            "last_item",
+            "a subscription keeps at least one product: cancel the subscription instead",
+        ));
+    }
+    let change = SubscriptionChange {
+        items: vec![ItemChange {
+            id: Some(it.id.clone()),
+            price: None,
+            quantity: None,
+            deleted: true,
+        }],
+        effective: None,
+    };
+    Ok((sub, change))
+}
+
+/// The exact effect of removing an item, writing nothing (with the subscription as it is).
+pub async fn preview_remove(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    item: &str,
+) -> Result<(Subscription, ChangePreview)> {
+    let (sub, change) = removal(db, c, id, item).await?;
+    let preview = subscriptions::preview_change(db, &c.ctx, id, &change).await?;
+    Ok((sub, preview))
+}
+
+/// Removes an item from one of the customer's subscriptions (at period end outside a trial).
+pub async fn remove_item(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+    item: &str,
+) -> Result<(Subscription, Option<invoicing::Invoice>)> {
+    let (_, change) = removal(db, c, id, item).await?;
+    subscriptions::change(db, &c.ctx, id, &change).await
+}
+
+/// Cancels one of the customer's subscriptions at the end of its period.
+pub async fn cancel(db: &Db, c: &CustomerCtx, id: &str) -> Result<Subscription> {
+    subscription(db, c, id).await?;
+    let input = subscriptions::SubscriptionCancel {
+        at_period_end: Some(true),
+        prorate: false,
+    };
+    Ok(subscriptions::cancel(db, &c.ctx, id, &input).await?.0)
+}
+
+/// Undoes the cancel at period end of one of the customer's subscriptions.
+pub async fn resume(db: &Db, c: &CustomerCtx, id: &str) -> Result<Subscription> {
+    subscription(db, c, id).await?;
+    subscriptions::resume(db, &c.ctx, id).await
+}
+
+/// One of the customer's subscriptions and the retention offer to show before cancelling
+/// it, if any.
+pub async fn cancel_offer(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+) -> Result<(Subscription, Option<retention::Offered>)> {
+    let sub = subscription(db, c, id).await?;
+    let offer = retention::offer_for(db, &c.ctx, &sub).await?;
+    Ok((sub, offer))
+}
+
+/// Accepts the retention offer for one of the customer's subscriptions (once).
+pub async fn accept_offer(
+    db: &Db,
+    c: &CustomerCtx,
+    id: &str,
+) -> Result<subscriptions::DiscountView> {
+    subscription(db, c, id).await?;
+    retention::accept(db, &c.ctx, id).await
 }
 
 /// Pays what remains of one of the customer's open invoices with their default card.

@@ -304,6 +304,33 @@ texts! {
     add_contact: "Add contact", "Добавить контакт";
     contact_added: "The contact has been added.", "Контакт добавлен.";
     contact_removed: "The contact has been removed.", "Контакт удалён.";
+    products: "Products", "Продукты";
+    product: "Product", "Продукт";
+    add_product: "Add a product", "Добавить продукт";
+    add_product_intro: "The product starts today; this period's share is invoiced now.", "Продукт подключается сегодня; доля за текущий период выставляется сразу.";
+    nothing_to_add: "There is nothing more to add to this subscription.", "К этой подписке больше нечего добавить.";
+    product_added: "The product has been added.", "Продукт добавлен.";
+    remove_product: "Remove a product", "Удалить продукт";
+    remove_product_intro: "You are removing {name} from your subscription.", "Вы удаляете {name} из подписки.";
+    product_removed: "The product has been removed.", "Продукт удалён.";
+    product_leaving: "The product will be removed at the end of the current period.", "Продукт будет удалён в конце текущего периода.";
+    leaving: "Ends with this period", "Уходит в конце периода";
+    cancel_subscription: "Cancel subscription", "Отменить подписку";
+    offer_heading: "Before you go", "Прежде чем уйти";
+    offer_default: "Stay with us and get a discount.", "Оставайтесь с нами и получите скидку.";
+    offer_once: "{off} off your next invoice", "Скидка {off} на следующий счёт";
+    offer_repeating: "{off} off each of your next {n} invoices", "Скидка {off} на каждый из следующих счетов, всего {n}";
+    offer_forever: "{off} off every invoice for as long as you stay", "Скидка {off} на все счета, пока вы с нами";
+    accept_offer: "Accept offer", "Принять предложение";
+    cancel_anyway: "Cancel anyway", "Всё равно отменить";
+    offer_accepted: "Thank you for staying: the discount is on your subscription.", "Спасибо, что остаётесь: скидка добавлена к подписке.";
+    cancel_text: "Your subscription ends when the paid period is over: the service runs until {date}, then stops. Nothing more is charged.", "Подписка закончится по окончании оплаченного периода: услуга работает до {date}, затем прекращается. Больше ничего не списывается.";
+    confirm_cancel: "Cancel at the end of the period", "Отменить в конце периода";
+    keep_subscription: "Keep my subscription", "Оставить подписку";
+    subscription_canceled: "Your subscription ends on {date}.", "Подписка закончится {date}.";
+    ending_text: "This subscription is set to end on {date}. Changed your mind? Keep it running and nothing changes.", "Подписка закончится {date}. Передумали? Продолжите её, и всё останется как было.";
+    resume: "Keep it running", "Продолжить подписку";
+    resumed: "Your subscription continues.", "Подписка продолжается.";
 }
 
 #[cfg(test)]

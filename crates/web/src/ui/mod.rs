@@ -22,6 +22,7 @@ pub mod portal;
 pub mod portal_cards;
 pub mod portal_link;
 pub mod portal_profile;
+pub mod portal_subscription;
 pub mod session;
 
 use crate::AppState;

@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(super::portal_link::routes())
         .merge(super::portal_cards::routes())
         .merge(super::portal_profile::routes())
+        .merge(super::portal_subscription::routes())
 }
 
 /// The signed-in customer of a page request (from the `ld_portal` cookie); without a live
@@ -384,6 +385,41 @@ struct PlanView {
     renews: String,
     ending: bool,
     next_estimate: Option<String>,
+    /// The items, each with a removal link while another item stays.
+    items: Vec<ItemView>,
+}
+
+struct ItemView {
+    id: String,
+    name: String,
+    /// Removed at the end of the period.
+    leaving: bool,
+    removable: bool,
+}
+
+/// The items of a subscription as the overview lists them: an item may be removed while
+/// another stays after the period (the rule is `selfservice`'s; this only hides links).
+fn item_views(
+    sub: &app::subscriptions::Subscription,
+    names: &super::names::OrgNames,
+) -> Vec<ItemView> {
+    let staying = sub
+        .items
+        .iter()
+        .filter(|i| i.pending_quantity != Some(0))
+        .count();
+    sub.items
+        .iter()
+        .map(|i| {
+            let leaving = i.pending_quantity == Some(0);
+            ItemView {
+                id: i.id.clone(),
+                name: names.price(&i.price),
+                leaving,
+                removable: !leaving && staying > 1,
+            }
+        })
+        .collect()
 }
 
 struct InvoiceRow {
@@ -520,6 +556,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, u: Customer) ->
             renews: date(sub.current_period_end_date, u.lang),
             ending: sub.cancel_at_period_end,
             next_estimate,
+            items: item_views(sub, &names),
         });
     }
     let today = today(&u);
@@ -601,7 +638,7 @@ pub(crate) struct InvoiceView {
 
 /// One invoice line for reading: its local period (the stored end is exclusive, so the
 /// last day shown is the day before) and amounts in the page's language.
-fn line_view(l: &app::invoicing::InvoiceLine, currency: &str, lang: Lang) -> LineView {
+pub(crate) fn line_view(l: &app::invoicing::InvoiceLine, currency: &str, lang: Lang) -> LineView {
     let m = |v: i64| money(v, currency, lang);
     LineView {
         description: l.description.clone(),
@@ -762,22 +799,9 @@ async fn change_page(
         Ok(x) => x,
         Err(e) => return read_error(u.lang, e),
     };
-    let prices = app::catalog::list_prices(&s.db, &u.c.ctx, None, None, Some(100))
+    let choices = ss::plan_choices(&s.db, &u.c, &sub)
         .await
-        .map(|p| p.data)
         .unwrap_or_default();
-    let choices: Vec<&app::catalog::Price> = prices
-        .iter()
-        .filter(|p| {
-            p.active
-                && p.currency_amounts.contains_key(&sub.currency)
-                && p.recurring.as_ref().is_some_and(|r| {
-                    r.usage_type == "licensed"
-                        && r.interval == sub.interval
-                        && i64::from(r.interval_count) == sub.interval_count
-                })
-        })
-        .collect();
     let wanted: Vec<&str> = choices.iter().map(|p| p.id.as_str()).collect();
     let names = price_names(&s, &u.c.ctx, &wanted).await;
     let items = sub
@@ -844,78 +868,98 @@ fn change_of(
     })
 }
 
-struct PreviewView {
-    now: bool,
-    lines: Vec<LineView>,
-    total: String,
-    amount_due: String,
-    before: String,
-    after: String,
-    csrf: String,
-    sub_id: String,
-    hidden: Vec<(String, String)>,
+/// A change's preview laid out for reading, with the form that confirms it.
+pub(crate) struct PreviewView {
+    pub now: bool,
+    pub lines: Vec<LineView>,
+    pub total: String,
+    pub amount_due: String,
+    pub before: String,
+    pub after: String,
+    pub csrf: String,
+    /// Where the confirming form goes, and the fields it sends again.
+    pub action: String,
+    pub hidden: Vec<(String, String)>,
 }
 
+/// `p` in `currency`, confirmed by posting `hidden` with the session's `csrf` to `action`.
+pub(crate) fn preview_view(
+    p: &app::subscriptions::ChangePreview,
+    currency: &str,
+    lang: Lang,
+    csrf: String,
+    action: String,
+    hidden: Vec<(String, String)>,
+) -> PreviewView {
+    let m = |v: i64| money(v, currency, lang);
+    let (lines, total, amount_due) = match &p.invoice {
+        Some(inv) => (
+            inv.lines
+                .iter()
+                .map(|l| line_view(l, currency, lang))
+                .collect(),
+            m(inv.total),
+            m(inv.amount_due),
+        ),
+        None => (Vec::new(), m(0), m(0)),
+    };
+    PreviewView {
+        now: p.effective == "now",
+        lines,
+        total,
+        amount_due,
+        before: m(p.amount_per_period_before),
+        after: m(p.amount_per_period_after),
+        csrf,
+        action,
+        hidden,
+    }
+}
+
+/// The preview fragment htmx swaps into a page (or an error in its place).
 #[derive(Template)]
 #[template(path = "portal/preview.html")]
-struct PreviewFragment {
-    t: &'static Tr,
-    p: Option<PreviewView>,
-    error: Option<String>,
+pub(crate) struct PreviewFragment {
+    pub t: &'static Tr,
+    pub p: Option<PreviewView>,
+    pub error: Option<String>,
+}
+
+impl PreviewFragment {
+    /// The fragment saying why there is no preview.
+    pub(crate) fn refused(t: &'static Tr, error: impl Into<String>) -> Response {
+        render(
+            &PreviewFragment {
+                t,
+                p: None,
+                error: Some(error.into()),
+            },
+            None,
+        )
+    }
 }
 
 async fn preview(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     u: Customer,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let t = u.t();
     let csrf = form.get("_csrf").cloned().unwrap_or_default();
     if !csrf_ok(&u.token, &csrf) {
-        return render(
-            &PreviewFragment {
-                t,
-                p: None,
-                error: Some(t.form_expired.into()),
-            },
-            None,
-        );
+        return PreviewFragment::refused(t, t.form_expired);
     }
     let change = match change_of(&form) {
         Ok(c) => c,
-        Err(e) => {
-            return render(
-                &PreviewFragment {
-                    t,
-                    p: None,
-                    error: Some(e),
-                },
-                None,
-            )
-        }
+        Err(e) => return PreviewFragment::refused(t, e),
     };
     let sub = match ss::subscription(&s.db, &u.c, &id).await {
         Ok(x) => x,
         Err(e) => return read_error(u.lang, e),
     };
-    let _ = &headers;
     match ss::preview_change(&s.db, &u.c, &id, &change).await {
         Ok(p) => {
-            let cur = sub.currency.clone();
-            let m = |v: i64| money(v, &cur, u.lang);
-            let (lines, total, amount_due) = match &p.invoice {
-                Some(inv) => (
-                    inv.lines
-                        .iter()
-                        .map(|l| line_view(l, &cur, u.lang))
-                        .collect(),
-                    m(inv.total),
-                    m(inv.amount_due),
-                ),
-                None => (Vec::new(), m(0), m(0)),
-            };
             let mut hidden: Vec<(String, String)> = form
                 .iter()
                 .filter(|(k, _)| {
@@ -924,33 +968,18 @@ async fn preview(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             hidden.sort();
+            let action = format!("/portal/subscriptions/{id}/change");
+            let view = preview_view(&p, &sub.currency, u.lang, csrf, action, hidden);
             render(
                 &PreviewFragment {
                     t,
-                    p: Some(PreviewView {
-                        now: p.effective == "now",
-                        lines,
-                        total,
-                        amount_due,
-                        before: m(p.amount_per_period_before),
-                        after: m(p.amount_per_period_after),
-                        csrf,
-                        sub_id: id,
-                        hidden,
-                    }),
+                    p: Some(view),
                     error: None,
                 },
                 None,
             )
         }
-        Err(e) => render(
-            &PreviewFragment {
-                t,
-                p: None,
-                error: Some(error_text(&e)),
-            },
-            None,
-        ),
+        Err(e) => PreviewFragment::refused(t, error_text(&e)),
     }
 }
 
