@@ -84,6 +84,30 @@ async fn customer_and_agent_journeys_in_chromium() {
     )
     .await
     .ok();
+    let support = c
+        .post("/v1/products", json!({"name": "Priority support"}))
+        .await
+        .ok();
+    c.post(
+        "/v1/prices",
+        json!({"product": support["id"], "model": "flat", "recurring": monthly,
+               "currency_amounts": {"EUR": {"amount": 1000}}}),
+    )
+    .await
+    .ok();
+    let stay = c
+        .post(
+            "/v1/coupons",
+            json!({"name": "Stay", "percent_off": "20", "duration": "repeating", "duration_in_periods": 3}),
+        )
+        .await
+        .ok();
+    c.post(
+        "/v1/settings/retention_offer",
+        json!({"coupon": stay["id"], "message": "Stay and get 20 % off for 3 months"}),
+    )
+    .await
+    .ok();
     let cus = c
         .post(
             "/v1/customers",
@@ -180,6 +204,29 @@ async fn customer_and_agent_journeys_in_chromium() {
     assert_eq!(statuses, ["executed", "executed"], "{acts}");
     let bal = c.get(&format!("/v1/customers/{cus}/balance")).await.ok();
     assert_eq!(bal["credit_balance"], 2_000 + 12_000, "{bal}");
+    // The product she added and the offer she accepted instead of cancelling.
+    let subs = c
+        .get(&format!("/v1/subscriptions?customer={cus}"))
+        .await
+        .ok();
+    let sub = &subs["data"][0];
+    assert_eq!(sub["items"].as_array().unwrap().len(), 2, "{sub}");
+    assert!(sub["cancel_at_period_end"] != true, "{sub}");
+    let store::Db::Sqlite(pool) = &srv.db else {
+        unreachable!("the journeys run on SQLite")
+    };
+    let offers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM discounts WHERE customer_id = ? AND coupon_id = ? AND ended_at IS NULL",
+    )
+    .bind(&cus)
+    .bind(s(&stay["id"]))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        offers, 1,
+        "the retention coupon is on her subscription once"
+    );
     // The live chat the agent accepted: its transcript is on a chat ticket.
     let mut transcript = String::new();
     for t in tickets.iter().filter(|t| t["channel"] == "chat") {
@@ -201,6 +248,7 @@ async fn customer_and_agent_journeys_in_chromium() {
         "console-approvals.png",
         "console-chat.png",
         "console-kpis.png",
+        "portal-cancel-offer.png",
     ] {
         assert!(shots.join(f).is_file(), "screenshot {f}");
     }

@@ -1366,7 +1366,13 @@ async fn desk_isolation(srv: common::Server) {
     answer(f.csat_token.clone(), 1)
         .await
         .err(409, "survey_already_answered");
-    let guessed = format!("{}x", &f.csat_token[..f.csat_token.len() - 1]);
+    // The token with its last character changed (to one it is not).
+    let last = if f.csat_token.ends_with('x') {
+        "y"
+    } else {
+        "x"
+    };
+    let guessed = format!("{}{last}", &f.csat_token[..f.csat_token.len() - 1]);
     answer(guessed, 1).await.err(404, "resource_missing");
     let b_resolved = b_admin
         .post(

@@ -112,6 +112,24 @@ async function signIn(page, area, email, password) {
     await expectText(page, "Billing address");
     await page.screenshot({ path: shot("portal-profile.png"), fullPage: true });
 
+    step("adds a product and, cancelling, takes the retention offer");
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("link", { name: "Add a product" }).click();
+    await page.getByLabel("Product", { exact: true }).selectOption({ label: "Priority support" });
+    await page.getByRole("button", { name: "Preview" }).click();
+    await page.getByTestId("preview").waitFor({ state: "visible" });
+    const addDue = await page.getByTestId("preview-due").innerText();
+    await page.getByRole("button", { name: "Confirm change" }).click();
+    const addInvoice = await page.getByTestId("remaining").innerText();
+    if (addInvoice !== addDue) throw new Error(`add-on invoice ${addInvoice} != preview ${addDue}`);
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("link", { name: "Cancel subscription" }).click();
+    await page.getByTestId("offer").waitFor();
+    await expectText(page, "Stay and get 20 % off for 3 months");
+    await page.screenshot({ path: shot("portal-cancel-offer.png"), fullPage: true });
+    await page.getByRole("button", { name: "Accept offer" }).click();
+    await expectText(page, "Thank you for staying");
+
     step("the portal on a phone");
     const phone = await newPage(browser, problems, { width: 390, height: 844 });
     await signIn(phone, "portal", "anna@alpha.example", "portal-password-1");
