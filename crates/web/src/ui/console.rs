@@ -11,7 +11,7 @@ use super::i18n::{Lang, Tr};
 use super::portal::{category_label, finish_sign_in, login_form, login_guard, LoginForm};
 use super::session::{self, CONSOLE_COOKIE};
 use super::{
-    csrf_ok, error_text, message, read_error, redirect_with, render, take_flash, Chrome, Flash,
+    error_text, message, read_error, redirect_with, render, take_flash, Chrome, CsrfForm, Flash,
     NavLink,
 };
 use crate::AppState;
@@ -122,8 +122,7 @@ impl Agent {
     }
 
     fn check(&self, headers: &HeaderMap, form_csrf: &str, back: &str) -> Option<Response> {
-        (!csrf_ok(&self.token, form_csrf))
-            .then(|| redirect_with(headers, back, Flash::error(self.t().form_expired)))
+        super::csrf_refused(&self.token, self.lang, headers, form_csrf, back)
     }
 
     /// The outcome of a change: back to `back` with a message.
@@ -176,12 +175,6 @@ async fn login(
         .await
         .map(|x| x.token);
     finish_sign_in(&st, &headers, "console", &f.email, &back, token)
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
 }
 
 async fn logout(
@@ -415,7 +408,7 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
         .iter()
         .flat_map(|s| s.items.iter().map(|i| i.price.as_str()))
         .collect();
-    let names = super::portal::price_names(st, ctx, &wanted).await;
+    let names = super::names::price_names(st, ctx, &wanted).await;
     let timeline = app::events::timeline(&st.db, ctx, customer, None, Some(15))
         .await
         .map(|p| p.data)

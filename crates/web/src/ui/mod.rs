@@ -373,6 +373,26 @@ pub(crate) fn read_error(lang: Lang, e: app::AppError) -> Response {
     }
 }
 
+/// A form whose only field is the CSRF token (buttons: take, sign out, remove, …).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    pub(crate) csrf: String,
+}
+
+/// The answer to a form whose CSRF token is not the session's: back to `back` with "the
+/// form has expired"; None when the token is right.
+pub(crate) fn csrf_refused(
+    session_token: &str,
+    lang: Lang,
+    headers: &HeaderMap,
+    form_csrf: &str,
+    back: &str,
+) -> Option<Response> {
+    (!csrf_ok(session_token, form_csrf))
+        .then(|| redirect_with(headers, back, Flash::error(lang.t().form_expired)))
+}
+
 /// Checks the form's CSRF token against the session's.
 pub(crate) fn csrf_ok(session_token: &str, form_token: &str) -> bool {
     session::same(&session::csrf_of(session_token), form_token)

@@ -117,3 +117,8 @@ async fn load(db: &Db, ctx: &Ctx) -> app::Result<OrgNames> {
         staff,
     })
 }
+
+/// The organisation's price names, fresh enough to name every id in `prices`.
+pub(crate) async fn price_names(s: &crate::AppState, ctx: &Ctx, prices: &[&str]) -> Arc<OrgNames> {
+    s.names.of(&s.db, ctx, prices, &[]).await
+}

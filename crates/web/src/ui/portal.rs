@@ -3,10 +3,11 @@
 
 use super::fmt::{date, moment, money};
 use super::i18n::{Lang, Tr};
+use super::names::price_names;
 use super::session::{self, PORTAL_COOKIE, PRE_COOKIE};
 use super::{
-    csrf_ok, error_text, read_error, redirect_with, render, take_flash, Chrome, Flash, NavLink,
-    ORG_COOKIE,
+    csrf_ok, error_text, read_error, redirect_with, render, take_flash, Chrome, CsrfForm, Flash,
+    NavLink, ORG_COOKIE,
 };
 use crate::AppState;
 use app::desk::selfservice::{self as ss, CustomerCtx};
@@ -141,8 +142,7 @@ impl Customer {
         form_csrf: &str,
         back: &str,
     ) -> Option<Response> {
-        (!csrf_ok(&self.token, form_csrf))
-            .then(|| redirect_with(headers, back, Flash::error(self.t().form_expired)))
+        super::csrf_refused(&self.token, self.lang, headers, form_csrf, back)
     }
 }
 
@@ -353,12 +353,6 @@ async fn login(
     finish_sign_in(&s, &headers, "portal", &f.email, &back, token)
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-}
-
 async fn logout(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -477,15 +471,6 @@ fn invoice_row(u: &Customer, i: &app::invoicing::Invoice, today: chrono::NaiveDa
 }
 
 /// Names of prices as "Product · nickname".
-/// The organisation's price names (see `names`), fresh enough to name every id in `prices`.
-pub(crate) async fn price_names(
-    s: &AppState,
-    ctx: &app::Ctx,
-    prices: &[&str],
-) -> std::sync::Arc<super::names::OrgNames> {
-    s.names.of(&s.db, ctx, prices, &[]).await
-}
-
 fn today(u: &Customer) -> chrono::NaiveDate {
     let tz: chrono_tz::Tz = u.customer.time_zone.parse().unwrap_or(chrono_tz::UTC);
     Utc::now().with_timezone(&tz).date_naive()

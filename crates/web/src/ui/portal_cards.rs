@@ -11,7 +11,7 @@
 //!   again: it may be a card number typed where the token goes.
 
 use super::portal::Customer;
-use super::{read_error, redirect_with, render, Chrome, FieldErrors, Flash};
+use super::{read_error, redirect_with, render, Chrome, CsrfForm, FieldErrors, Flash};
 use crate::AppState;
 use app::desk::selfservice as ss;
 use app::payments::PaymentMethod;
@@ -152,12 +152,6 @@ fn token_refusal(t: &'static Tr, e: &app::AppError) -> String {
         app::AppError::Invalid { .. } => t.card_token_invalid.to_string(),
         other => super::error_text(other),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
 }
 
 /// Runs a change of one of the customer's methods: back to the page with `done`, "not

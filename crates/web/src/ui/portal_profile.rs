@@ -10,7 +10,7 @@
 //!   contact with a portal login cannot be removed here (it would lock that person out).
 
 use super::portal::Customer;
-use super::{read_error, redirect_with, render, Chrome, FieldErrors, Flash};
+use super::{read_error, redirect_with, render, Chrome, CsrfForm, FieldErrors, Flash};
 use crate::AppState;
 use app::customers::{Address, ContactInput, TaxIdInput};
 use app::desk::selfservice as ss;
@@ -318,12 +318,6 @@ async fn add_contact(
         ..Forms::of(&u)
     };
     answer(&headers, &u, result, u.t().contact_added, forms)
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
 }
 
 async fn remove_contact(

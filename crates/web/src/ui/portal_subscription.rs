@@ -19,8 +19,9 @@
 
 use super::fmt::{date, money};
 use super::i18n::{Lang, Tr};
-use super::portal::{preview_view, price_names, Customer, PreviewFragment, PreviewView};
-use super::{csrf_ok, error_text, read_error, redirect_with, render, Chrome, Flash};
+use super::names::price_names;
+use super::portal::{preview_view, Customer, PreviewFragment, PreviewView};
+use super::{csrf_ok, error_text, read_error, redirect_with, render, Chrome, CsrfForm, Flash};
 use crate::AppState;
 use app::desk::selfservice as ss;
 use askama::Template;
@@ -246,12 +247,6 @@ async fn remove_page(
         },
         clear,
     )
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
 }
 
 async fn remove(
