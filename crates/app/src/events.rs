@@ -423,6 +423,17 @@ pub async fn timeline(
     store::customers::get(&mut tx, &ctx.org_id, customer)
         .await?
         .ok_or_else(|| AppError::not_found("customer", customer))?;
+    timeline_in(&mut tx, ctx, customer, starting_after, limit).await
+}
+
+/// [`timeline`] in `tx`, of a customer known to exist.
+pub(crate) async fn timeline_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer: &str,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Page<TimelineEntry>> {
     let suffix = match starting_after {
         Some(c) => Some(
             c.split_once('_')
@@ -437,7 +448,7 @@ pub async fn timeline(
     let evt_cursor = suffix.as_ref().map(|s| format!("evt_{s}"));
     let int_cursor = suffix.as_ref().map(|s| format!("int_{s}"));
     let rows = store::outbox::list_events(
-        &mut tx,
+        tx,
         &ctx.org_id,
         None,
         Some(customer),
@@ -446,7 +457,7 @@ pub async fn timeline(
     )
     .await?;
     let interactions = crate::desk::tickets::customer_interactions(
-        &mut tx,
+        tx,
         &ctx.org_id,
         customer,
         int_cursor.as_deref(),
@@ -454,7 +465,7 @@ pub async fn timeline(
     )
     .await?;
     let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
-    let notes = store::outbox::notifications_of_events(&mut tx, &ctx.org_id, &ids).await?;
+    let notes = store::outbox::notifications_of_events(tx, &ctx.org_id, &ids).await?;
     let mut entries: Vec<TimelineEntry> = rows
         .iter()
         .map(|e| {

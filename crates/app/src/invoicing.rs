@@ -24,7 +24,7 @@ use billing::Currency;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use store::customers::CustomerRow;
 use store::invoices::{CreditNoteLineRow, CreditNoteRow, InvoiceRow, LineRow};
 use store::ledger::{EntryRow, TransactionRow};
@@ -717,8 +717,31 @@ pub async fn list(
         }
     }
     let mut tx = db.read().await?;
-    let rows = store::invoices::list(
+    list_in(
         &mut tx,
+        ctx,
+        customer,
+        subscription,
+        status,
+        starting_after,
+        limit,
+    )
+    .await
+}
+
+/// [`list`] in `tx`, `status` already checked: the page's invoices with their lines, read in
+/// two statements.
+pub(crate) async fn list_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer: Option<&str>,
+    subscription: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Page<Invoice>> {
+    let rows = store::invoices::list(
+        tx,
         &ctx.org_id,
         customer,
         subscription,
@@ -727,11 +750,18 @@ pub async fn list(
         limit + 1,
     )
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let lines = store::invoices::lines(&mut tx, &ctx.org_id, &r.id).await?;
-        out.push(view(r, lines));
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut lines: HashMap<String, Vec<LineRow>> = HashMap::new();
+    for l in store::invoices::lines_of(tx, &ctx.org_id, &ids).await? {
+        lines.entry(l.invoice_id.clone()).or_default().push(l);
     }
+    let out = rows
+        .into_iter()
+        .map(|r| {
+            let ls = lines.remove(&r.id).unwrap_or_default();
+            view(r, ls)
+        })
+        .collect();
     Ok(Page::from_rows(out, limit))
 }
 

@@ -5,6 +5,7 @@ use crate::{page_limit, AppError, Ctx, Page, Result};
 use billing::ids::{CustomerId, LedgerTransactionId};
 use billing::ledger::{AccountKind, Posting};
 use serde::Serialize;
+use store::customers::CustomerRow;
 use store::ledger::{EntryRow, TransactionRow};
 use store::{new_id, Db, Tx};
 use utoipa::ToSchema;
@@ -98,7 +99,12 @@ pub async fn customer_balance(db: &Db, ctx: &Ctx, customer_id: &str) -> Result<C
     let c = store::customers::get(&mut tx, &ctx.org_id, customer_id)
         .await?
         .ok_or_else(|| AppError::not_found("customer", customer_id))?;
-    let rows = store::ledger::customer_balances(&mut tx, &ctx.org_id, customer_id).await?;
+    balance_in(&mut tx, &c).await
+}
+
+/// [`customer_balance`] of a customer already read, in `tx`.
+pub(crate) async fn balance_in(tx: &mut Tx, c: &CustomerRow) -> Result<CustomerBalance> {
+    let rows = store::ledger::customer_balances(tx, &c.org_id, &c.id).await?;
     let get = |kind: AccountKind| {
         rows.iter()
             .filter(|r| r.0 == kind.as_str() && r.1 == c.currency)

@@ -5,6 +5,7 @@
 //! Callers pass a [`Ctx`]: the organisation acting and the time the operation happens at.
 //! Nothing here reads a clock on its own, so bill runs and tests can run at any instant.
 
+pub mod account;
 pub mod billrun;
 pub mod catalog;
 pub mod clocks;

@@ -28,6 +28,7 @@ use billing::ids::{CustomerId, InvoiceId, PaymentId, PaymentMethodId, RefundId};
 use chrono::{DateTime, Datelike, Utc};
 use gateway::{CardDetails, Gateway, GatewayError, Outcome};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use store::payments::{AllocationRow, PaymentMethodRow, PaymentRow, RefundRow};
 use store::{new_id, Db, Tx};
 use utoipa::ToSchema;
@@ -346,8 +347,13 @@ pub struct Payment {
 }
 
 async fn payment_view(tx: &mut Tx, r: PaymentRow) -> Result<Payment> {
-    let allocations = store::payments::allocations_of(tx, &r.org_id, &r.id)
-        .await?
+    let allocations = store::payments::allocations_of(tx, &r.org_id, &r.id).await?;
+    Ok(view_with(r, allocations))
+}
+
+/// A payment's view, given its allocations.
+fn view_with(r: PaymentRow, allocations: Vec<AllocationRow>) -> Payment {
+    let allocations = allocations
         .into_iter()
         .map(|a| Allocation {
             invoice: a.invoice_id,
@@ -359,7 +365,7 @@ async fn payment_view(tx: &mut Tx, r: PaymentRow) -> Result<Payment> {
     } else {
         0
     };
-    Ok(Payment {
+    Payment {
         id: r.id,
         object: "payment",
         customer: r.customer_id,
@@ -379,7 +385,7 @@ async fn payment_view(tx: &mut Tx, r: PaymentRow) -> Result<Payment> {
         failure_code: r.failure_code,
         failure_message: r.failure_message,
         created: r.created_at,
-    })
+    }
 }
 
 fn check_amount(param: &str, amount: i64) -> Result<()> {
@@ -896,8 +902,21 @@ pub async fn list_payments(
 ) -> Result<Page<Payment>> {
     let limit = page_limit(limit)?;
     let mut tx = db.read().await?;
+    list_payments_in(&mut tx, ctx, customer, invoice, starting_after, limit).await
+}
+
+/// [`list_payments`] in `tx`: the page's payments with their allocations, read in two
+/// statements.
+pub(crate) async fn list_payments_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer: Option<&str>,
+    invoice: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Page<Payment>> {
     let rows = store::payments::list_payments(
-        &mut tx,
+        tx,
         &ctx.org_id,
         customer,
         invoice,
@@ -905,10 +924,18 @@ pub async fn list_payments(
         limit + 1,
     )
     .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(payment_view(&mut tx, r).await?);
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut allocations: HashMap<String, Vec<AllocationRow>> = HashMap::new();
+    for a in store::payments::allocations_of_payments(tx, &ctx.org_id, &ids).await? {
+        allocations.entry(a.payment_id.clone()).or_default().push(a);
     }
+    let out = rows
+        .into_iter()
+        .map(|r| {
+            let a = allocations.remove(&r.id).unwrap_or_default();
+            view_with(r, a)
+        })
+        .collect();
     Ok(Page::from_rows(out, limit))
 }
 

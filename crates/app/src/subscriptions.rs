@@ -241,6 +241,40 @@ fn fmt_period(p: &Period) -> String {
     )
 }
 
+/// Each subscription's amount per period at its current items and prices, in `currency`,
+/// before discounts and tax — what [`preview_change`] answers as `amount_per_period_before`
+/// (and, for a change that keeps every item, `_after`). None for one whose price has no
+/// amount in `currency`. The prices of all of them are read once.
+pub(crate) async fn period_amounts_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    currency: &str,
+    subs: &[Subscription],
+) -> Result<Vec<Option<i64>>> {
+    let ids: Vec<String> = subs
+        .iter()
+        .flat_map(|s| s.items.iter().map(|i| i.price.clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let prices = crate::catalog::load_prices(tx, &ctx.org_id, &ids).await?;
+    Ok(subs
+        .iter()
+        .map(|s| {
+            s.items
+                .iter()
+                .map(|i| {
+                    let p = prices.get(&i.price).ok_or_else(|| {
+                        AppError::Internal(format!("price {} is missing", i.price))
+                    })?;
+                    item_amount(p, currency, i.quantity)
+                })
+                .sum::<Result<i64>>()
+                .ok()
+        })
+        .collect())
+}
+
 fn item_amount(price: &LoadedPrice, currency: &str, quantity: i64) -> Result<i64> {
     if price.row.usage_type == "metered" {
         return Ok(0);
@@ -742,17 +776,23 @@ pub async fn list(
         }
     }
     let mut tx = db.read().await?;
-    let rows = store::subscriptions::list(
-        &mut tx,
-        &ctx.org_id,
-        customer,
-        status,
-        starting_after,
-        limit + 1,
-    )
-    .await?;
+    list_in(&mut tx, ctx, customer, status, starting_after, limit).await
+}
+
+/// [`list`] in `tx`, `status` already checked.
+pub(crate) async fn list_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    customer: Option<&str>,
+    status: Option<&str>,
+    starting_after: Option<&str>,
+    limit: i64,
+) -> Result<Page<Subscription>> {
+    let rows =
+        store::subscriptions::list(tx, &ctx.org_id, customer, status, starting_after, limit + 1)
+            .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let items = store::subscriptions::items_of(&mut tx, &ctx.org_id, &ids).await?;
+    let items = store::subscriptions::items_of(tx, &ctx.org_id, &ids).await?;
     Ok(Page::from_rows(
         rows.into_iter().map(|r| view(r, &items)).collect(),
         limit,

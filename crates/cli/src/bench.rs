@@ -49,7 +49,8 @@ pub enum Which {
     },
     /// Page latency under load: the console's ticket page (with the customer-360 panel) and
     /// the portal overview, over N customers with invoices and tickets, fetched by C
-    /// concurrent connections; prints the server's own time per page (Server-Timing).
+    /// concurrent connections; prints per page the server's wait for a page slot, its own
+    /// time after taking one (both from Server-Timing) and the client's end-to-end time.
     Pages {
         #[arg(long, default_value_t = 10_000)]
         customers: usize,
@@ -58,6 +59,9 @@ pub enum Which {
         /// Requests per connection.
         #[arg(long, default_value_t = 200)]
         requests: usize,
+        /// Pages the server renders at once (default: as `serve`, two per core).
+        #[arg(long)]
+        page_slots: Option<usize>,
     },
     /// Collection throughput: N open invoices of customers charged automatically, each
     /// charged through the job queue and the sandbox gateway.
@@ -79,7 +83,8 @@ pub async fn run(url: &str, which: Which) -> Result<()> {
             customers,
             connections,
             requests,
-        } => pages(url, customers, connections, requests).await,
+            page_slots,
+        } => pages(url, customers, connections, requests, page_slots).await,
     }
 }
 
@@ -658,19 +663,32 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// The Server-Timing duration of a page answer, in milliseconds.
-fn server_ms(r: &reqwest::Response) -> Option<f64> {
-    r.headers()
-        .get("server-timing")?
-        .to_str()
-        .ok()?
-        .split("dur=")
-        .nth(1)?
-        .parse()
-        .ok()
+/// One page answer's times in milliseconds: the server's wait for a page slot and its own
+/// time after taking one (`Server-Timing: queue;dur=…, app;dur=…`), and the time the client
+/// saw from sending the request to the last byte of the body.
+#[derive(Clone, Copy)]
+struct PageTimes {
+    queue: f64,
+    app: f64,
+    client: f64,
 }
 
-async fn pages(url: &str, n: usize, connections: usize, requests: usize) -> Result<()> {
+/// The duration named `name` in a Server-Timing header.
+fn timing(r: &reqwest::Response, name: &str) -> Option<f64> {
+    let h = r.headers().get("server-timing")?.to_str().ok()?;
+    h.split(',').find_map(|m| {
+        let (n, rest) = m.trim().split_once(';')?;
+        (n == name).then(|| rest.strip_prefix("dur=")?.parse().ok())?
+    })
+}
+
+async fn pages(
+    url: &str,
+    n: usize,
+    connections: usize,
+    requests: usize,
+    page_slots: Option<usize>,
+) -> Result<()> {
     if n < 10 || connections == 0 || requests == 0 {
         bail!("--customers must be at least 10, --connections and --requests at least 1");
     }
@@ -786,7 +804,9 @@ async fn pages(url: &str, n: usize, connections: usize, requests: usize) -> Resu
     db.optimize().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = web::AppState::new(db.clone());
+    let mut state = web::AppState::new(db.clone());
+    let slots = page_slots.unwrap_or_else(web::ui::slots::PageSlots::default_count);
+    state.pages = web::ui::slots::PageSlots::new(slots);
     let server = tokio::spawn(async move { web::serve(state, listener).await });
     let base = format!("http://{addr}");
     let http = reqwest::Client::builder()
@@ -810,6 +830,7 @@ async fn pages(url: &str, n: usize, connections: usize, requests: usize) -> Resu
                 } else {
                     ("/portal".to_string(), &portal, &mut overview_ms)
                 };
+                let sent = Instant::now();
                 let res = http
                     .get(format!("{base}{path}"))
                     .header("cookie", cookie.as_str())
@@ -818,9 +839,13 @@ async fn pages(url: &str, n: usize, connections: usize, requests: usize) -> Resu
                 if res.status() != 200 {
                     bail!("{path}: HTTP {}", res.status());
                 }
-                let ms = server_ms(&res).unwrap_or(f64::NAN);
+                let (queue, app) = (timing(&res, "queue"), timing(&res, "app"));
                 res.bytes().await?;
-                into.push(ms);
+                into.push(PageTimes {
+                    queue: queue.unwrap_or(f64::NAN),
+                    app: app.unwrap_or(f64::NAN),
+                    client: sent.elapsed().as_secs_f64() * 1000.0,
+                });
             }
             Ok::<_, anyhow::Error>((ticket_ms, overview_ms))
         }));
@@ -839,22 +864,34 @@ async fn pages(url: &str, n: usize, connections: usize, requests: usize) -> Resu
     println!("customers          {n}");
     println!("tickets            {}", tickets.len());
     println!("connections        {connections}");
+    println!("page slots         {slots}");
     println!(
         "requests           {total} in {secs:.2} s ({:.0} pages/s)",
         total as f64 / secs
     );
     for (name, v) in [
-        ("console ticket+360", &mut ticket_ms),
-        ("portal overview", &mut overview_ms),
+        ("console ticket+360", &ticket_ms),
+        ("portal overview", &overview_ms),
     ] {
-        v.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "{name:<19} server ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
-            percentile(v, 50.0),
-            percentile(v, 90.0),
-            percentile(v, 99.0),
-            v.last().copied().unwrap_or(0.0)
-        );
+        println!("{name}");
+        for (what, pick) in [
+            (
+                "server, in its slot",
+                (|t: &PageTimes| t.app) as fn(&PageTimes) -> f64,
+            ),
+            ("server, slot wait", |t| t.queue),
+            ("client, end to end", |t| t.client),
+        ] {
+            let mut ms: Vec<f64> = v.iter().map(pick).collect();
+            ms.sort_by(|a, b| a.total_cmp(b));
+            println!(
+                "  {what:<20} ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+                percentile(&ms, 50.0),
+                percentile(&ms, 90.0),
+                percentile(&ms, 99.0),
+                ms.last().copied().unwrap_or(0.0)
+            );
+        }
     }
     cleanup(db, url, path, schema).await?;
     Ok(())

@@ -4,6 +4,10 @@
 
 mod bench;
 
+/// mimalloc instead of the system allocator (see docs/PERFORMANCE.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
@@ -113,6 +117,9 @@ enum Command {
         /// emails (portal sign-in links); default http://LISTEN.
         #[arg(long, env = "LEDGERDESK_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Pages rendered at once; the rest wait their turn (default: two per core).
+        #[arg(long, env = "LEDGERDESK_PAGE_SLOTS")]
+        page_slots: Option<usize>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -221,6 +228,7 @@ async fn main() -> Result<()> {
             ref listen,
             no_demo,
             ref public_url,
+            page_slots,
         } => {
             let db = open(&cli.database).await?;
             let fresh = {
@@ -270,6 +278,9 @@ async fn main() -> Result<()> {
             println!("listening on http://{addr}");
             let mut state = web::AppState::new(db.clone());
             state.gateway = cli.gateway()?;
+            if let Some(n) = page_slots {
+                state.pages = web::ui::slots::PageSlots::new(n);
+            }
             state.public_url = Some(
                 public_url
                     .clone()

@@ -77,6 +77,9 @@ impl Db {
                 .pragma("mmap_size", "1073741824");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // A connection to a local file does not go stale: no ping (a round trip
+                // through the connection's worker thread) before every use.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(60))
                 .connect_with(opts)
                 .await?;
@@ -96,6 +99,18 @@ impl Db {
             }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                // Ping a connection before use only when it has been idle a while (the server
+                // may have closed it meanwhile), not before every use: under load the ping
+                // was one more round trip per transaction.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > Duration::from_secs(10) {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;

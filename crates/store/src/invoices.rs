@@ -197,6 +197,22 @@ pub async fn lines(tx: &mut Tx, org_id: &str, invoice_id: &str) -> Result<Vec<Li
     )
 }
 
+/// The lines of many invoices, by invoice, each in position order.
+pub async fn lines_of(tx: &mut Tx, org_id: &str, invoice_ids: &[String]) -> Result<Vec<LineRow>> {
+    if invoice_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(select_in!(
+        tx,
+        LineRow,
+        format!("SELECT {LINE_COLS} FROM invoice_lines WHERE org_id = "),
+        org_id,
+        "invoice_id",
+        invoice_ids,
+        " ORDER BY invoice_id, position"
+    ))
+}
+
 pub async fn delete_lines(tx: &mut Tx, org_id: &str, invoice_id: &str) -> Result<()> {
     on!(tx, c => sqlx::query("DELETE FROM invoice_lines WHERE org_id = $1 AND invoice_id = $2").bind(org_id).bind(invoice_id).execute(c).await?.rows_affected());
     Ok(())

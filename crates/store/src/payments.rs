@@ -242,6 +242,26 @@ pub async fn allocations_of(
         .bind(org_id).bind(payment_id).fetch_all(c).await?))
 }
 
+/// The allocations of many payments, by payment, each by invoice id.
+pub async fn allocations_of_payments(
+    tx: &mut Tx,
+    org_id: &str,
+    payment_ids: &[String],
+) -> Result<Vec<AllocationRow>> {
+    if payment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(select_in!(
+        tx,
+        AllocationRow,
+        "SELECT payment_id, invoice_id, org_id, amount FROM payment_allocations WHERE org_id = ",
+        org_id,
+        "payment_id",
+        payment_ids,
+        " ORDER BY payment_id, invoice_id"
+    ))
+}
+
 /// Ids of a customer's open invoices in `currency` with something left to pay, oldest
 /// finalized first.
 pub async fn payable_invoices(

@@ -47,6 +47,8 @@ pub struct AppState {
     /// links sent by email. Never taken from a request's `Host`, which its sender chooses.
     /// None: the emails carry the path alone.
     pub public_url: Option<String>,
+    /// How many pages render at once (see `ui::slots`).
+    pub pages: ui::slots::PageSlots,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             signin: ui::session::SignInLimiter::default(),
             names: ui::names::Names::default(),
             public_url: None,
+            pages: ui::slots::PageSlots::default(),
         }
     }
 }

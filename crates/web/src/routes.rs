@@ -140,7 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::desk_kpi::routes())
         .merge(crate::chat::routes())
         .merge(crate::events::clock_routes())
-        .merge(crate::ui::routes())
+        .merge(crate::ui::routes(state.pages.clone()))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -156,7 +156,7 @@ pub struct TicketAction {
     pub created: DateTime<Utc>,
 }
 
-fn view(r: &TicketActionRow, limits: &Limits) -> TicketAction {
+pub(crate) fn view(r: &TicketActionRow, limits: &Limits) -> TicketAction {
     let approver_roles = match (r.status.as_str(), Action::parse(&r.action)) {
         ("pending_approval", Ok(a)) => {
             desk::authority::approvers(limits, a, &r.currency, minor_digits(&r.currency), r.amount)
@@ -1056,7 +1056,7 @@ pub struct SetLimits {
     pub currency: Option<String>,
 }
 
-fn limits_view(l: &Limits, currency: &str) -> AuthorityLimits {
+pub(crate) fn limits_view(l: &Limits, currency: &str) -> AuthorityLimits {
     let currency = currency.trim().to_ascii_uppercase();
     let digits = minor_digits(&currency);
     let set: std::collections::BTreeSet<(Role, Action, String)> = l

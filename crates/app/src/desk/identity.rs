@@ -85,7 +85,7 @@ pub struct Verification {
     pub verified_at: Option<DateTime<Utc>>,
 }
 
-fn view(r: &VerificationRow) -> Verification {
+pub(crate) fn view(r: &VerificationRow) -> Verification {
     Verification {
         id: r.id.clone(),
         object: "identity_verification",

@@ -31,7 +31,7 @@ pub struct Macro {
     pub body: String,
 }
 
-fn view(r: &MacroRow) -> Macro {
+pub(crate) fn view(r: &MacroRow) -> Macro {
     Macro {
         id: r.id.clone(),
         object: "macro",

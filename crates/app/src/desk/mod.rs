@@ -20,6 +20,7 @@ pub mod selfservice;
 pub mod settings;
 pub mod staff;
 pub mod tickets;
+pub mod workspace;
 
 use crate::{AppError, Ctx, Result};
 use desk::authority::{Permission, Role};

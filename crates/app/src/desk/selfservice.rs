@@ -136,6 +136,58 @@ pub async fn invoices(db: &Db, c: &CustomerCtx, limit: i64) -> Result<Vec<invoic
         .collect())
 }
 
+/// What the portal's first page shows, read in one read transaction.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub balance: crate::ledger::CustomerBalance,
+    /// The customer's subscriptions, newest first, each with its amount per period at its
+    /// current items and prices (before discounts and tax; None if a price has no amount in
+    /// the subscription's currency).
+    pub subscriptions: Vec<(Subscription, Option<i64>)>,
+    /// The newest `invoices` invoices, drafts left out.
+    pub invoices: Vec<invoicing::Invoice>,
+}
+
+/// The portal overview: balance, up to `subscriptions` subscriptions with their amount per
+/// period, and the newest `invoices` invoices (each list at most 100).
+pub async fn overview(
+    db: &Db,
+    c: &CustomerCtx,
+    subscriptions: i64,
+    invoices: i64,
+) -> Result<Overview> {
+    let mut tx = db.read().await?;
+    let cus = store::customers::get(&mut tx, &c.ctx.org_id, &c.customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer", &c.customer_id))?;
+    let balance = crate::ledger::balance_in(&mut tx, &cus).await?;
+    let me = Some(c.customer_id.as_str());
+    let subs = subscriptions::list_in(&mut tx, &c.ctx, me, None, None, subscriptions.clamp(1, 100))
+        .await?
+        .data;
+    // One currency per customer: every subscription bills in the customer's.
+    let amounts = subscriptions::period_amounts_in(&mut tx, &c.ctx, &cus.currency, &subs).await?;
+    let invoices = invoicing::list_in(
+        &mut tx,
+        &c.ctx,
+        me,
+        None,
+        None,
+        None,
+        invoices.clamp(1, 100),
+    )
+    .await?
+    .data
+    .into_iter()
+    .filter(|i| i.status != "draft")
+    .collect();
+    Ok(Overview {
+        balance,
+        subscriptions: subs.into_iter().zip(amounts).collect(),
+        invoices,
+    })
+}
+
 /// One of the customer's subscriptions.
 pub async fn subscription(
     db: &Db,

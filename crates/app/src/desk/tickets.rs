@@ -759,7 +759,7 @@ pub async fn create(db: &Db, sctx: &StaffCtx, input: CreateTicket) -> Result<Tic
 // ---------------------------------------------------------------------------------------
 // Read
 
-async fn detail(tx: &mut Tx, t: &TicketRow, now: DateTime<Utc>) -> Result<TicketDetail> {
+pub(crate) async fn detail(tx: &mut Tx, t: &TicketRow, now: DateTime<Utc>) -> Result<TicketDetail> {
     let s = sla_inputs(tx, t).await?;
     let interactions = store::desk::ticket_interactions(tx, &t.org_id, &t.id).await?;
     let links = store::desk::links(tx, &t.org_id, &t.id).await?;

@@ -385,49 +385,47 @@ struct TicketPage {
     can_act: bool,
 }
 
+/// How much of the account the customer-360 panel shows.
+const PANEL: app::account::Sizes = app::account::Sizes {
+    subscriptions: 10,
+    invoices: 20,
+    payments: 10,
+    timeline: 15,
+};
+
 async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
+    let acc = app::account::get(&st.db, &a.s.ctx, customer, PANEL)
+        .await
+        .ok()?;
+    Some(panel_view(st, a, &acc).await)
+}
+
+/// The customer-360 panel of an account already read.
+async fn panel_view(st: &AppState, a: &Agent, acc: &app::account::Account) -> Panel {
     let ctx = &a.s.ctx;
-    let cus = app::customers::get(&st.db, ctx, customer).await.ok()?;
     let lang = a.lang;
-    let bal = app::ledger::customer_balance(&st.db, ctx, customer)
-        .await
-        .ok();
-    let subs = app::subscriptions::list(&st.db, ctx, Some(customer), None, None, Some(10))
-        .await
-        .map(|p| p.data)
-        .unwrap_or_default();
-    let invoices = app::invoicing::list(&st.db, ctx, Some(customer), None, None, None, Some(20))
-        .await
-        .map(|p| p.data)
-        .unwrap_or_default();
-    let payments = app::payments::list_payments(&st.db, ctx, Some(customer), None, None, Some(10))
-        .await
-        .map(|p| p.data)
-        .unwrap_or_default();
+    let (cus, b, subs, invoices, payments, timeline) = (
+        &acc.holder,
+        &acc.balance,
+        &acc.subscriptions,
+        &acc.invoices,
+        &acc.payments,
+        &acc.timeline,
+    );
     let wanted: Vec<&str> = subs
         .iter()
         .flat_map(|s| s.items.iter().map(|i| i.price.as_str()))
         .collect();
     let names = super::names::price_names(st, ctx, &wanted).await;
-    let timeline = app::events::timeline(&st.db, ctx, customer, None, Some(15))
-        .await
-        .map(|p| p.data)
-        .unwrap_or_default();
-    Some(Panel {
+    Panel {
         name: cus.name.clone(),
         email: cus.email.clone().unwrap_or_default(),
         phone: cus.phone.clone().unwrap_or_default(),
         locale: cus.locale.clone(),
         time_zone: cus.time_zone.clone(),
         currency: cus.currency.clone(),
-        owed: bal
-            .as_ref()
-            .map(|b| money(b.amount_owed, &b.currency, lang))
-            .unwrap_or_default(),
-        credit: bal
-            .as_ref()
-            .map(|b| money(b.credit_balance, &b.currency, lang))
-            .unwrap_or_default(),
+        owed: money(b.amount_owed, &b.currency, lang),
+        credit: money(b.credit_balance, &b.currency, lang),
         subscriptions: subs
             .iter()
             .map(|s| SubRow {
@@ -494,7 +492,7 @@ async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
                 kind: e.kind.clone(),
             })
             .collect(),
-    })
+    }
 }
 
 /// The billing actions the console offers (all of `app::desk::actions`).
@@ -527,10 +525,11 @@ async fn ticket(
     a: Agent,
 ) -> Response {
     let t = a.t();
-    let d = match tickets::get(&st.db, &a.s, &id).await {
-        Ok(d) => d,
+    let ws = match app::desk::workspace::ticket(&st.db, &a.s, &id, PANEL).await {
+        Ok(ws) => ws,
         Err(e) => return read_error(a.lang, e),
     };
+    let d = &ws.detail;
     let wanted: Vec<&str> = d
         .interactions
         .iter()
@@ -562,70 +561,52 @@ async fn ticket(
             }
         })
         .collect();
-    // The conversation verification belongs to: the latest call or chat of the ticket.
-    let conversation = d
-        .interactions
-        .iter()
-        .rev()
-        .find(|i| i.kind == "call" || i.kind == "chat")
-        .map(|i| i.id.clone());
-    let verification = match &conversation {
-        Some(cid) => identity::latest(&st.db, &a.s, cid)
-            .await
-            .ok()
-            .flatten()
-            .map(|v| (v.id, v.status, v.method)),
-        None => None,
-    };
-    let macros = app::desk::macros::list(&st.db, &a.s)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| m.name)
-        .fold(Vec::<String>::new(), |mut acc, n| {
-            if !acc.contains(&n) {
-                acc.push(n);
-            }
-            acc
-        });
-    let panel = match &d.ticket.customer {
-        Some(c) => panel(&st, &a, c).await,
+    let conversation = ws.conversation.clone();
+    let verification = ws
+        .verification
+        .as_ref()
+        .map(|v| (v.id.clone(), v.status.clone(), v.method.clone()));
+    let macros = ws.macros.iter().fold(Vec::<String>::new(), |mut acc, m| {
+        if !acc.contains(&m.name) {
+            acc.push(m.name.clone());
+        }
+        acc
+    });
+    let panel = match &ws.account {
+        Some(acc) => Some(panel_view(&st, &a, acc).await),
         None => None,
     };
     let currency = panel
         .as_ref()
         .map(|p| p.currency.clone())
         .unwrap_or_else(|| "USD".into());
-    let limits = match actions::get_limits(&st.db, &a.s, Some(&currency)).await {
-        Ok(l) => ACTIONS
-            .iter()
-            .map(|act| {
-                let limit = l
-                    .data
-                    .iter()
-                    .find(|x| x.role == a.s.role.as_str() && x.action == *act)
-                    .and_then(|x| x.limit);
-                LimitRow {
-                    action: act,
-                    label: action_label(t, act),
-                    limit: match limit {
-                        Some(v) => money(v, &currency, a.lang),
-                        None => t.unlimited.to_string(),
-                    },
-                }
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    let actions_list = actions::list_for_ticket(&st.db, &a.s, &id)
-        .await
-        .unwrap_or_default()
-        .into_iter()
+    let limits = ACTIONS
+        .iter()
+        .map(|act| {
+            let limit = ws
+                .limits
+                .data
+                .iter()
+                .find(|x| x.role == a.s.role.as_str() && x.action == *act)
+                .and_then(|x| x.limit);
+            LimitRow {
+                action: act,
+                label: action_label(t, act),
+                limit: match limit {
+                    Some(v) => money(v, &currency, a.lang),
+                    None => t.unlimited.to_string(),
+                },
+            }
+        })
+        .collect();
+    let actions_list = ws
+        .actions
+        .iter()
         .map(|x| ActionRow {
             amount: money(x.amount, &x.currency, a.lang),
-            action: x.action,
-            status: x.status,
-            reason: x.reason,
+            action: x.action.clone(),
+            status: x.status.clone(),
+            reason: x.reason.clone(),
         })
         .collect();
     let invoices_open = panel

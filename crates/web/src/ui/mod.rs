@@ -24,6 +24,7 @@ pub mod portal_link;
 pub mod portal_profile;
 pub mod portal_subscription;
 pub mod session;
+pub mod slots;
 
 use crate::AppState;
 use askama::Template;
@@ -39,7 +40,8 @@ use serde::Deserialize;
 pub const ORG_COOKIE: &str = "ld_org";
 const FLASH_COOKIE: &str = "ld_flash";
 
-pub fn routes() -> Router<AppState> {
+/// The page routes; `slots` bounds how many render at once (see [`slots`]).
+pub fn routes(slots: slots::PageSlots) -> Router<AppState> {
     Router::new()
         .route("/static/{file}", get(asset))
         .route(
@@ -50,19 +52,11 @@ pub fn routes() -> Router<AppState> {
         .merge(portal::routes())
         .merge(console::routes())
         .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn(server_timing))
-}
-
-/// `Server-Timing: app;dur=<ms>`: how long the server took for the page (read by
-/// `ledgerdesk bench pages` and visible in a browser's developer tools).
-async fn server_timing(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let started = std::time::Instant::now();
-    let mut res = next.run(req).await;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
-        res.headers_mut().insert("server-timing", v);
-    }
-    res
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                slots.clone().run(req, next)
+            },
+        ))
 }
 
 /// The headers every page and asset carries.

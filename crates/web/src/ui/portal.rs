@@ -478,30 +478,18 @@ fn today(u: &Customer) -> chrono::NaiveDate {
 
 async fn overview(State(s): State<AppState>, headers: HeaderMap, u: Customer) -> Response {
     let t = u.t();
-    let bal = match app::ledger::customer_balance(&s.db, &u.c.ctx, &u.c.customer_id).await {
-        Ok(b) => b,
+    let o = match ss::overview(&s.db, &u.c, 20, 50).await {
+        Ok(o) => o,
         Err(e) => return read_error(u.lang, e),
     };
-    let subs = match app::subscriptions::list(
-        &s.db,
-        &u.c.ctx,
-        Some(&u.c.customer_id),
-        None,
-        None,
-        Some(20),
-    )
-    .await
-    {
-        Ok(p) => p.data,
-        Err(e) => return read_error(u.lang, e),
-    };
-    let wanted: Vec<&str> = subs
+    let wanted: Vec<&str> = o
+        .subscriptions
         .iter()
-        .flat_map(|s| s.items.iter().map(|i| i.price.as_str()))
+        .flat_map(|(s, _)| s.items.iter().map(|i| i.price.as_str()))
         .collect();
     let names = price_names(&s, &u.c.ctx, &wanted).await;
     let mut plans = Vec::new();
-    for sub in subs.iter().filter(|s| s.ended_at.is_none()) {
+    for (sub, amount) in o.subscriptions.iter().filter(|(s, _)| s.ended_at.is_none()) {
         let name = sub
             .items
             .iter()
@@ -515,42 +503,27 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap, u: Customer) ->
             })
             .collect::<Vec<_>>()
             .join(", ");
-        // The next period's amount: a preview of keeping the first item as it is.
-        let next_estimate = match sub.items.first() {
-            Some(i) => {
-                let keep = app::subscriptions::SubscriptionChange {
-                    items: vec![app::subscriptions::ItemChange {
-                        id: Some(i.id.clone()),
-                        price: None,
-                        quantity: Some(i.quantity),
-                        deleted: false,
-                    }],
-                    effective: Some("period_end".into()),
-                };
-                ss::preview_change(&s.db, &u.c, &sub.id, &keep)
-                    .await
-                    .ok()
-                    .map(|p| u.money(p.amount_per_period_after, &sub.currency))
-            }
-            None => None,
-        };
         plans.push(PlanView {
             id: sub.id.clone(),
             name,
             status: sub.status.clone(),
             renews: date(sub.current_period_end_date, u.lang),
             ending: sub.cancel_at_period_end,
-            next_estimate,
+            // The next period's amount at today's items and prices.
+            next_estimate: amount
+                .filter(|_| !sub.items.is_empty())
+                .map(|a| u.money(a, &sub.currency)),
             items: item_views(sub, &names),
         });
     }
     let today = today(&u);
-    let invoices = ss::invoices(&s.db, &u.c, 50).await.unwrap_or_default();
-    let overdue = invoices
+    let overdue = o
+        .invoices
         .iter()
         .map(|i| invoice_row(&u, i, today))
         .filter(|r| r.overdue || r.payable)
         .collect();
+    let bal = &o.balance;
     let (c, clear) = u.chrome(&headers, t.overview, "/portal");
     render(
         &OverviewPage {
