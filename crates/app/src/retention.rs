@@ -188,6 +188,22 @@ pub async fn accept(db: &Db, ctx: &Ctx, id: &str) -> Result<DiscountView> {
             store::StoreError::Conflict(_) => already_accepted(id),
             e => e.into(),
         })?;
+    // Recorded as `subscription.updated` (the customer is told, as of any plan change),
+    // with the discount the offer gave.
+    let mut data = crate::events::subscription_data(&sub, None);
+    data["retention_offer"] = serde_json::json!({
+        "coupon": row.coupon_id,
+        "discount": discount.id,
+    });
+    crate::events::emit(
+        &mut tx,
+        ctx,
+        "subscription.updated",
+        Some(&sub.customer_id),
+        &sub.id,
+        &data,
+    )
+    .await?;
     tx.commit().await?;
     Ok(discount)
 }

@@ -107,6 +107,25 @@ async fn an_offer_is_set_by_an_admin_with_an_own_coupon(db: Db) {
     assert!(retention::get(&db, &ctx).await.unwrap().coupon.is_none());
 }
 
+/// The data of the customer's `subscription.updated` events that record an accepted offer.
+async fn offer_events(db: &Db, ctx: &Ctx, cus: &str) -> Vec<serde_json::Value> {
+    let page = app::events::list(
+        db,
+        ctx,
+        Some("subscription.updated"),
+        Some(cus),
+        None,
+        Some(100),
+    )
+    .await
+    .unwrap();
+    page.data
+        .into_iter()
+        .map(|e| e.data["object"].clone())
+        .filter(|d| !d["retention_offer"].is_null())
+        .collect()
+}
+
 async fn live_discounts(db: &Db, ctx: &Ctx, cus: &str, sub: &str) -> usize {
     let mut tx = db.read().await.unwrap();
     store::subscriptions::discounts_of_customers(&mut tx, &ctx.org_id, &[cus.to_string()])
@@ -158,6 +177,17 @@ async fn an_offer_is_accepted_once_per_subscription(db: Db) {
     let oks = [a.is_ok(), b.is_ok()].iter().filter(|x| **x).count();
     assert_eq!(oks, 1, "{a:?} {b:?}");
     assert_eq!(live_discounts(&db, &ctx, &cus2, &sub2).await, 1);
+    // Each acceptance is recorded once, with the discount it gave.
+    for (c, s) in [(&cus, &sub), (&cus2, &sub2)] {
+        let recorded = offer_events(&db, &ctx, c).await;
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+        assert_eq!(recorded[0]["id"], s.as_str());
+        assert_eq!(recorded[0]["retention_offer"]["coupon"], cpn.as_str());
+    }
+    assert_eq!(
+        offer_events(&db, &ctx, &cus).await[0]["retention_offer"]["discount"],
+        d.id.as_str()
+    );
 
     // A subscription set to cancel is not offered anything.
     let (_, sub3) = subscribed(&db, &ctx).await;

@@ -1751,15 +1751,21 @@ async fn cancelling_shows_the_offer_once_then_ends_at_period_end_and_resumes() {
     let s_now = c.get(&format!("/v1/subscriptions/{sub}")).await.ok();
     assert_eq!(s_now["cancel_at_period_end"], false);
     assert!(s_now["canceled_at"].is_null());
-    // Both are on the customer's timeline, as the API's cancel records them.
+    // The accepted offer, the cancel and the resume are on the customer's timeline, as the
+    // API records them.
     let tl = c.get(&format!("/v1/customers/{cus_a}/timeline")).await.ok();
-    let updates = tl["data"]
+    let updates: Vec<&serde_json::Value> = tl["data"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["type"] == "subscription.updated")
+        .collect();
+    assert_eq!(updates.len(), 3, "{tl}");
+    let offers = updates
+        .iter()
+        .filter(|e| !e["data"]["object"]["retention_offer"].is_null())
         .count();
-    assert_eq!(updates, 2, "{tl}");
+    assert_eq!(offers, 1, "{tl}");
 
     // Without an offer configured, the page goes straight to the confirmation again.
     c.delete("/v1/settings/retention_offer").await.ok();
