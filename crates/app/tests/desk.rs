@@ -16,6 +16,7 @@ on_both_backends!(
     inbound_mail_threads_and_acknowledges,
     replies_go_out_threaded_over_smtp,
     sla_counts_business_hours_and_pauses,
+    an_unanswered_ticket_breaches_once,
     roles_are_checked_at_each_boundary,
     merge_round_robin_and_escalation,
     audit_chain_detects_tampering,
@@ -981,4 +982,87 @@ impl ExecSql for store::Tx {
             }
         }
     }
+}
+
+/// Without a calendar the clock runs around the clock: a first response due in an hour
+/// warns at 80 % (48 minutes), breaches at the hour, once, and a later run adds nothing.
+async fn an_unanswered_ticket_breaches_once(db: Db) {
+    let now = t("2026-11-27T15:00:00Z");
+    let ctx = org(&db, now).await;
+    let admin = StaffCtx::api_key(ctx.clone());
+    settings::save_policy(
+        &db,
+        &admin,
+        settings::PolicyInput {
+            name: "Fast".into(),
+            priority: None,
+            category: None,
+            first_response_secs: Some(3600),
+            resolution_secs: None,
+        },
+    )
+    .await
+    .unwrap();
+    let d = tickets::create(
+        &db,
+        &admin,
+        tickets::CreateTicket {
+            customer: None,
+            requester_email: Some("eve@example.com".into()),
+            requester_name: None,
+            subject: "Charged twice".into(),
+            body: Some("Two charges on my card.".into()),
+            channel: Some("email".into()),
+            category: Some("payment_issue".into()),
+            priority: None,
+            team: None,
+            assignee: None,
+            tags: vec![],
+            links: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        d.ticket.first_response_sla.due,
+        Some(t("2026-11-27T16:00:00Z"))
+    );
+    let mut w = Worker::new(db.clone(), Gateway::Sandbox(Sandbox::new()));
+    w.mailer = mail::Mailer::Off;
+    let run = |at| {
+        let w = &w;
+        async move {
+            for _ in 0..10 {
+                let p = w.run_once(at).await.unwrap();
+                if p.claimed == 0 && p.dispatched == 0 {
+                    break;
+                }
+            }
+        }
+    };
+    let count = |kind: &'static str| {
+        let (db, ctx) = (db.clone(), ctx.clone());
+        async move {
+            app::events::list(&db, &ctx, Some(kind), None, None, Some(10))
+                .await
+                .unwrap()
+                .data
+        }
+    };
+    run(t("2026-11-27T15:47:00Z")).await;
+    assert!(count("ticket.sla_warning").await.is_empty(), "before 80 %");
+    run(t("2026-11-27T15:49:00Z")).await;
+    assert_eq!(count("ticket.sla_warning").await.len(), 1);
+    assert!(count("ticket.sla_breached").await.is_empty(), "not due yet");
+    run(t("2026-11-27T16:01:00Z")).await;
+    let breached = count("ticket.sla_breached").await;
+    assert_eq!(breached.len(), 1);
+    let data = &breached[0].data["object"];
+    assert_eq!(data["id"], d.ticket.id.as_str());
+    assert_eq!(data["clock"], "first_response");
+    run(t("2026-11-27T18:00:00Z")).await;
+    assert_eq!(count("ticket.sla_breached").await.len(), 1, "once");
+    let late = at(&admin.ctx, t("2026-11-27T16:05:00Z")).into_admin();
+    let tk = tickets::get(&db, &late, &d.ticket.id).await.unwrap();
+    assert_eq!(tk.ticket.first_response_sla.state, "breached");
 }
