@@ -165,6 +165,23 @@ pub fn subscription_data(
     })
 }
 
+/// Records a subscription event (`subscription.created`, `.updated`, `.canceled`) in
+/// `tx`, with the subscription's snapshot and, when given, `extra` fields added to it.
+pub async fn emit_subscription(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    kind: &'static str,
+    sub: &store::subscriptions::SubscriptionRow,
+    previous_status: Option<&str>,
+    extra: Option<(&str, Value)>,
+) -> Result<()> {
+    let mut data = subscription_data(sub, previous_status);
+    if let Some((key, value)) = extra {
+        data[key] = value;
+    }
+    emit(tx, ctx, kind, Some(&sub.customer_id), &sub.id, &data).await
+}
+
 /// Sets a subscription's status and records `subscription.updated` if it changed.
 pub async fn set_subscription_status(tx: &mut Tx, ctx: &Ctx, id: &str, status: &str) -> Result<()> {
     let Some(mut sub) = store::subscriptions::get(tx, &ctx.org_id, id).await? else {
@@ -175,16 +192,7 @@ pub async fn set_subscription_status(tx: &mut Tx, ctx: &Ctx, id: &str, status: &
     }
     store::subscriptions::set_status(tx, &ctx.org_id, id, status, ctx.now).await?;
     let previous = std::mem::replace(&mut sub.status, status.to_string());
-    let data = subscription_data(&sub, Some(&previous));
-    emit(
-        tx,
-        ctx,
-        "subscription.updated",
-        Some(&sub.customer_id),
-        id,
-        &data,
-    )
-    .await
+    emit_subscription(tx, ctx, "subscription.updated", &sub, Some(&previous), None).await
 }
 
 /// The email a customer gets for an event, if any:

@@ -190,18 +190,14 @@ pub async fn accept(db: &Db, ctx: &Ctx, id: &str) -> Result<DiscountView> {
         })?;
     // Recorded as `subscription.updated` (the customer is told, as of any plan change),
     // with the discount the offer gave.
-    let mut data = crate::events::subscription_data(&sub, None);
-    data["retention_offer"] = serde_json::json!({
-        "coupon": row.coupon_id,
-        "discount": discount.id,
-    });
-    crate::events::emit(
+    let given = serde_json::json!({ "coupon": row.coupon_id, "discount": discount.id });
+    crate::events::emit_subscription(
         &mut tx,
         ctx,
         "subscription.updated",
-        Some(&sub.customer_id),
-        &sub.id,
-        &data,
+        &sub,
+        None,
+        Some(("retention_offer", given)),
     )
     .await?;
     tx.commit().await?;

@@ -618,16 +618,8 @@ pub async fn create(
         let rows = invoicing::write(&mut tx, &ctx.org_id, ctx.now, &[inv], true).await?;
         invoice = Some(invoicing::load(&mut tx, &ctx.org_id, &rows[0].id).await?);
     }
-    let data = crate::events::subscription_data(&row, None);
-    crate::events::emit(
-        &mut tx,
-        ctx,
-        "subscription.created",
-        Some(&row.customer_id),
-        &row.id,
-        &data,
-    )
-    .await?;
+    crate::events::emit_subscription(&mut tx, ctx, "subscription.created", &row, None, None)
+        .await?;
     tx.commit().await?;
     Ok((view(row, &items), invoice))
 }
@@ -1247,16 +1239,8 @@ pub async fn change(
     store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
     let items =
         store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
-    let data = crate::events::subscription_data(&sub, None);
-    crate::events::emit(
-        &mut tx,
-        ctx,
-        "subscription.updated",
-        Some(&sub.customer_id),
-        &sub.id,
-        &data,
-    )
-    .await?;
+    crate::events::emit_subscription(&mut tx, ctx, "subscription.updated", &sub, None, None)
+        .await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
 }
@@ -1350,8 +1334,7 @@ pub async fn cancel(
     } else {
         "subscription.updated"
     };
-    let data = crate::events::subscription_data(&sub, None);
-    crate::events::emit(&mut tx, ctx, kind, Some(&sub.customer_id), &sub.id, &data).await?;
+    crate::events::emit_subscription(&mut tx, ctx, kind, &sub, None, None).await?;
     tx.commit().await?;
     Ok((view(sub, &items), invoice))
 }
@@ -1375,16 +1358,8 @@ pub async fn resume(db: &Db, ctx: &Ctx, id: &str) -> Result<Subscription> {
     sub.canceled_at = None;
     sub.updated_at = ctx.now;
     store::subscriptions::update_periods(&mut tx, std::slice::from_ref(&sub)).await?;
-    let data = crate::events::subscription_data(&sub, None);
-    crate::events::emit(
-        &mut tx,
-        ctx,
-        "subscription.updated",
-        Some(&sub.customer_id),
-        &sub.id,
-        &data,
-    )
-    .await?;
+    crate::events::emit_subscription(&mut tx, ctx, "subscription.updated", &sub, None, None)
+        .await?;
     let items =
         store::subscriptions::items_of(&mut tx, &ctx.org_id, std::slice::from_ref(&sub.id)).await?;
     tx.commit().await?;

@@ -496,19 +496,8 @@ async fn sla_counts_business_hours_and_pauses(db: Db) {
     assert_eq!(d.ticket.resolution_sla.due, Some(t("2026-11-30T15:00:00Z")));
 
     // 80 % of the first-response target falls at Monday 09:36 Berlin: the warning job fires.
-    let mut w = Worker::new(db.clone(), Gateway::Sandbox(Sandbox::new()));
-    w.mailer = mail::Mailer::Off;
-    let run = |at| {
-        let w = &w;
-        async move {
-            for _ in 0..10 {
-                let p = w.run_once(at).await.unwrap();
-                if p.claimed == 0 && p.dispatched == 0 {
-                    break;
-                }
-            }
-        }
-    };
+    let w = quiet_worker(&db);
+    let run = |at| drain(&w, at);
     run(t("2026-11-30T08:48:00Z")).await;
     let events = app::events::list(&db, &ctx, Some("ticket.sla_warning"), None, None, Some(10))
         .await
@@ -1027,19 +1016,8 @@ async fn an_unanswered_ticket_breaches_once(db: Db) {
         d.ticket.first_response_sla.due,
         Some(t("2026-11-27T16:00:00Z"))
     );
-    let mut w = Worker::new(db.clone(), Gateway::Sandbox(Sandbox::new()));
-    w.mailer = mail::Mailer::Off;
-    let run = |at| {
-        let w = &w;
-        async move {
-            for _ in 0..10 {
-                let p = w.run_once(at).await.unwrap();
-                if p.claimed == 0 && p.dispatched == 0 {
-                    break;
-                }
-            }
-        }
-    };
+    let w = quiet_worker(&db);
+    let run = |at| drain(&w, at);
     let count = |kind: &'static str| {
         let (db, ctx) = (db.clone(), ctx.clone());
         async move {
@@ -1065,4 +1043,21 @@ async fn an_unanswered_ticket_breaches_once(db: Db) {
     let late = at(&admin.ctx, t("2026-11-27T16:05:00Z")).into_admin();
     let tk = tickets::get(&db, &late, &d.ticket.id).await.unwrap();
     assert_eq!(tk.ticket.first_response_sla.state, "breached");
+}
+
+/// A worker that sends no mail.
+fn quiet_worker(db: &Db) -> Worker {
+    let mut w = Worker::new(db.clone(), Gateway::Sandbox(Sandbox::new()));
+    w.mailer = mail::Mailer::Off;
+    w
+}
+
+/// Runs `w` at `at` until it finds nothing more to do (at most ten passes).
+async fn drain(w: &Worker, at: chrono::DateTime<chrono::Utc>) {
+    for _ in 0..10 {
+        let p = w.run_once(at).await.unwrap();
+        if p.claimed == 0 && p.dispatched == 0 {
+            break;
+        }
+    }
 }
