@@ -14,7 +14,7 @@ use billing::pricing::{PricingModel, Tier};
 use billing::Currency;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use store::catalog::{CouponRow, PriceAmountRow, PriceRow, ProductRow, TaxRateRow};
 use store::{new_id, Db, Tx};
@@ -469,41 +469,57 @@ impl LoadedPrice {
     }
 }
 
-/// Loads prices with their amounts and product names.
+/// Loads prices with their amounts and product names: three statements (prices, their
+/// amounts, their products) whatever the number of ids. Unknown ids are left out; a
+/// duplicate id is loaded once.
 pub async fn load_prices(
     tx: &mut Tx,
     org: &str,
     ids: &[String],
 ) -> Result<BTreeMap<String, LoadedPrice>> {
-    let mut out = BTreeMap::new();
-    let amounts = store::catalog::price_amounts(tx, org, ids).await?;
-    for id in ids {
-        if out.contains_key(id) {
-            continue;
-        }
-        let Some(row) = store::catalog::get_price(tx, org, id).await? else {
-            continue;
-        };
-        let product_name = store::catalog::get_product(tx, org, &row.product_id)
-            .await?
-            .map(|p| p.name)
-            .unwrap_or_default();
-        let mut models = BTreeMap::new();
-        for a in amounts.iter().filter(|a| &a.price_id == id) {
-            let pm: PricingModel = serde_json::from_str(&a.pricing)
-                .map_err(|e| AppError::Internal(format!("price {id}: {e}")))?;
-            models.insert(a.currency.clone(), pm);
-        }
-        out.insert(
-            id.clone(),
-            LoadedPrice {
-                row,
-                models,
-                product_name,
-            },
-        );
+    let ids: Vec<String> = ids
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let rows = store::catalog::prices_by_ids(tx, org, &ids).await?;
+    if rows.is_empty() {
+        return Ok(BTreeMap::new());
     }
-    Ok(out)
+    let found: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut models: BTreeMap<String, BTreeMap<String, PricingModel>> = BTreeMap::new();
+    for a in store::catalog::price_amounts(tx, org, &found).await? {
+        let pm: PricingModel = serde_json::from_str(&a.pricing)
+            .map_err(|e| AppError::Internal(format!("price {}: {e}", a.price_id)))?;
+        models.entry(a.price_id).or_default().insert(a.currency, pm);
+    }
+    let product_ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.product_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names: BTreeMap<String, String> = store::catalog::products_by_ids(tx, org, &product_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let product_name = names.get(&row.product_id).cloned().unwrap_or_default();
+            let models = models.remove(&row.id).unwrap_or_default();
+            (
+                row.id.clone(),
+                LoadedPrice {
+                    row,
+                    models,
+                    product_name,
+                },
+            )
+        })
+        .collect())
 }
 
 pub async fn get_price(db: &Db, ctx: &Ctx, id: &str) -> Result<Price> {

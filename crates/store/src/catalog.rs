@@ -93,6 +93,22 @@ pub async fn get_product(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<P
     )
 }
 
+/// The products with these ids, in id order; unknown ids are left out. One statement.
+pub async fn products_by_ids(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<ProductRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(select_in!(
+        tx,
+        ProductRow,
+        "SELECT id, org_id, name, description, active, created_at FROM products WHERE org_id = ",
+        org_id,
+        "id",
+        ids,
+        " ORDER BY id"
+    ))
+}
+
 pub async fn update_product(tx: &mut Tx, r: &ProductRow) -> Result<()> {
     on!(tx, c => sqlx::query("UPDATE products SET name = $3, description = $4, active = $5 WHERE org_id = $1 AND id = $2")
         .bind(&r.org_id).bind(&r.id).bind(&r.name).bind(&r.description).bind(r.active).execute(c).await?.rows_affected());
@@ -177,6 +193,22 @@ pub async fn get_price(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<Pri
     Ok(
         on!(tx, c => sqlx::query_as::<_, PriceRow>(&sql).bind(org_id).bind(id).fetch_optional(c).await?),
     )
+}
+
+/// The prices with these ids, in id order; unknown ids are left out. One statement.
+pub async fn prices_by_ids(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<PriceRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(select_in!(
+        tx,
+        PriceRow,
+        format!("SELECT {PRICE_COLS} FROM prices WHERE org_id = "),
+        org_id,
+        "id",
+        ids,
+        " ORDER BY id"
+    ))
 }
 
 pub async fn list_prices(
