@@ -1824,3 +1824,77 @@ async fn a_new_staff_member_is_named_before_the_name_cache_expires() {
     let page = alex.get(&format!("/console/tickets/{tid}")).await;
     assert!(page.body.contains("Nora New"), "{}", page.body);
 }
+
+// ---------------------------------------------------------------------------------------
+// The customer-360 panel when its read fails
+
+/// Runs one statement on the server's SQLite database.
+async fn sqlite_exec(srv: &Server, sql: &str) {
+    let store::Db::Sqlite(pool) = &srv.db else {
+        panic!("an SQLite server")
+    };
+    sqlx::query(sql).execute(pool).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_account_read_shows_a_message_in_the_panels_place() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (cus, _) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    add_agent_and_supervisor(&c).await;
+    let mut alex = Browser::new(&srv);
+    alex.sign_in(
+        "console",
+        &c.org_id,
+        "alex@northwind.example",
+        "staff-password-1",
+    )
+    .await;
+    let path = format!("/console/customers/{cus}");
+    let page = alex.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("€120.00"), "{}", page.body);
+    assert!(!page.body.contains("data-testid=\"panel-error\""));
+    // Unknown and malformed ids: no such customer.
+    for missing in [
+        "/console/customers/cus_0000000000000000",
+        "/console/customers/x",
+    ] {
+        let p = alex.get(missing).await;
+        assert_eq!(p.status, 404, "{missing}");
+        assert!(!p.body.contains("data-testid=\"panel-error\""), "{missing}");
+    }
+
+    // The account's payments cannot be read: the page says so instead of "not found".
+    sqlite_exec(&srv, "ALTER TABLE payments RENAME TO payments_away").await;
+    let page = alex.get(&path).await;
+    assert_eq!(page.status, 500, "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"panel-error\"")
+            && page.body.contains("could not be read just now"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("There is nothing here"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&cus),
+        "the heading names the customer id"
+    );
+    alex.cookies.insert("ld_lang".into(), "ru".into());
+    let page = alex.get(&path).await;
+    assert_eq!(page.status, 500);
+    assert!(
+        page.body.contains("Не удалось прочитать данные клиента"),
+        "{}",
+        page.body
+    );
+
+    sqlite_exec(&srv, "ALTER TABLE payments_away RENAME TO payments").await;
+    let page = alex.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Alpha GmbH") && !page.body.contains("panel-error"));
+}

@@ -393,11 +393,19 @@ const PANEL: app::account::Sizes = app::account::Sizes {
     timeline: 15,
 };
 
-async fn panel(st: &AppState, a: &Agent, customer: &str) -> Option<Panel> {
-    let acc = app::account::get(&st.db, &a.s.ctx, customer, PANEL)
-        .await
-        .ok()?;
-    Some(panel_view(st, a, &acc).await)
+/// The customer-360 panel of `customer`. `Ok(None)`: there is no such customer (unknown,
+/// deleted, another organisation's, or not a customer id). Any other failure is logged and
+/// is `Err` with the text to show in the panel's place: a failing read must not look like
+/// a missing customer.
+async fn panel(st: &AppState, a: &Agent, customer: &str) -> Result<Option<Panel>, &'static str> {
+    match app::account::get(&st.db, &a.s.ctx, customer, PANEL).await {
+        Ok(acc) => Ok(Some(panel_view(st, a, &acc).await)),
+        Err(app::AppError::NotFound { .. } | app::AppError::Invalid { .. }) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, customer, "customer-360 panel read failed");
+            Err(a.t().account_unavailable)
+        }
+    }
 }
 
 /// The customer-360 panel of an account already read.
@@ -1114,7 +1122,9 @@ async fn customers(
 struct CustomerPage {
     c: Chrome,
     t: &'static Tr,
-    p: Panel,
+    heading: String,
+    /// The panel, or the text shown in its place when the account could not be read.
+    p: Result<Panel, &'static str>,
 }
 
 /// One customer's account (the customer-360 panel on its own).
@@ -1125,17 +1135,26 @@ async fn customer(
     a: Agent,
 ) -> Response {
     let t = a.t();
-    let Some(p) = panel(&st, &a, &id).await else {
-        return message(
-            StatusCode::NOT_FOUND,
-            a.lang,
-            t.not_found,
-            t.not_found_text,
-            None,
-        );
+    let (p, status) = match panel(&st, &a, &id).await {
+        Ok(Some(p)) => (Ok(p), StatusCode::OK),
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                a.lang,
+                t.not_found,
+                t.not_found_text,
+                None,
+            )
+        }
+        Err(text) => (Err(text), StatusCode::INTERNAL_SERVER_ERROR),
     };
-    let (c, clear) = a.chrome(&headers, &p.name, "/console/customers");
-    render(&CustomerPage { c, t, p }, clear)
+    let heading = p.as_ref().map_or_else(|_| id.clone(), |p| p.name.clone());
+    let (c, clear) = a.chrome(&headers, &heading, "/console/customers");
+    let mut res = render(&CustomerPage { c, t, heading, p }, clear);
+    if res.status() == StatusCode::OK {
+        *res.status_mut() = status;
+    }
+    res
 }
 
 /// An invoice's PDF, as the customer received it.

@@ -181,6 +181,7 @@ texts! {
     search_customers: "Search by name, email or external id", "Поиск по имени, почте или внешнему id";
     ticket: "Ticket", "Обращение";
     customer: "Customer", "Клиент";
+    account_unavailable: "The customer's account could not be read just now. Try again in a moment; if it keeps failing, tell your administrator.", "Не удалось прочитать данные клиента. Попробуйте ещё раз чуть позже; если ошибка повторяется, сообщите администратору.";
     assignee: "Assignee", "Исполнитель";
     priority: "Priority", "Приоритет";
     sla: "SLA", "SLA";
