@@ -1898,3 +1898,84 @@ async fn a_failing_account_read_shows_a_message_in_the_panels_place() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Alpha GmbH") && !page.body.contains("panel-error"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_russian_page_shows_app_errors_in_russian() {
+    let srv = common::sqlite().await;
+    let c = srv.org("Northwind").await;
+    let (cus, _) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    let t = c
+        .post(
+            "/v1/tickets",
+            json!({"customer": cus, "subject": "Old question", "body": "Hello."}),
+        )
+        .await
+        .ok();
+    let tid = s(&t["id"]);
+    c.post(
+        &format!("/v1/tickets/{tid}/replies"),
+        json!({"body": "Done.", "status": "resolved"}),
+    )
+    .await
+    .ok();
+    c.post(&format!("/v1/tickets/{tid}"), json!({"status": "closed"}))
+        .await
+        .ok();
+    let mut anna = Browser::new(&srv);
+    anna.sign_in(
+        "portal",
+        &c.org_id,
+        "anna@alpha.example",
+        "portal-password-1",
+    )
+    .await;
+    anna.cookies.insert("ld_lang".into(), "ru".into());
+
+    // A refusal by state (ticket_closed): the flash is the Russian sentence, not the app's.
+    let csrf = csrf_in(&anna.get("/portal/tickets/new").await.body);
+    let p = anna
+        .post(
+            &format!("/portal/tickets/{tid}/reply"),
+            &[("_csrf", &csrf), ("body", "Ещё вопрос")],
+        )
+        .await;
+    let flash = flash_after(&mut anna, &p).await;
+    assert_eq!(flash, "Обращение закрыто: создайте новое.");
+
+    // Bad input: a Russian sentence naming the field, with the app's detail.
+    let page = anna.get("/portal/profile").await;
+    let csrf = csrf_in(&page.body);
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("name", "Alpha GmbH"),
+        ("email", "anna@alpha.example"),
+        ("phone", ""),
+        ("locale", "ru"),
+        ("line1", ""),
+        ("line2", ""),
+        ("city", ""),
+        ("postal_code", "10115"),
+        ("region", ""),
+        ("country", "Germany"),
+    ];
+    let p = anna.post("/portal/profile", &form).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(
+        p.body
+            .contains("id=\"country-error\">Проверьте поле «Страна (две буквы, например RU)»: ")
+            && p.body.contains("is not an ISO 3166-1 alpha-2 country code"),
+        "{}",
+        p.body
+    );
+
+    // The same refusal on an English page is the app's message, as before.
+    anna.cookies.insert("ld_lang".into(), "en".into());
+    let p = anna
+        .post(
+            &format!("/portal/tickets/{tid}/reply"),
+            &[("_csrf", &csrf), ("body", "One more")],
+        )
+        .await;
+    let flash = flash_after(&mut anna, &p).await;
+    assert!(flash.contains("open a new ticket"), "{flash}");
+}

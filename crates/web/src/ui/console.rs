@@ -129,7 +129,7 @@ impl Agent {
     fn done<T>(&self, headers: &HeaderMap, back: &str, r: app::Result<T>, ok: &str) -> Response {
         match r {
             Ok(_) => redirect_with(headers, back, Flash::ok(ok)),
-            Err(e) => redirect_with(headers, back, Flash::error(error_text(&e))),
+            Err(e) => redirect_with(headers, back, Flash::error(error_text(&e, self.lang))),
         }
     }
 }
@@ -964,7 +964,7 @@ async fn action(
             )),
         ),
         Ok(x) => redirect_with(&headers, &back, Flash::error(x.status)),
-        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e, a.lang))),
     }
 }
 
@@ -1266,7 +1266,7 @@ async fn kpis(
                 axum::http::StatusCode::BAD_REQUEST,
                 a.lang,
                 t.bad_request_title,
-                &super::error_text(&e),
+                &super::error_text(&e, a.lang),
                 Some(("/console/kpis".into(), t.kpis.into())),
             )
         }

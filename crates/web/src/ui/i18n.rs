@@ -60,6 +60,7 @@ texts! {
     not_found: "Not found", "Не найдено";
     not_found_text: "There is nothing here, or it is not yours to see.", "Здесь ничего нет, или у вас нет доступа.";
     error_title: "Something went wrong", "Что-то пошло не так";
+    error_our_side: "Something went wrong on our side; please try again.", "Что-то пошло не так на нашей стороне; попробуйте ещё раз.";
     forbidden_title: "Not allowed", "Нет доступа";
     forbidden_text: "Your role does not allow this page.", "Ваша роль не даёт доступа к этой странице.";
     bad_request_title: "Please check what you asked for", "Проверьте запрос";

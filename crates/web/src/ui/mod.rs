@@ -15,6 +15,7 @@
 
 pub mod chart;
 pub mod console;
+mod errors;
 pub mod fmt;
 pub mod i18n;
 pub mod names;
@@ -35,6 +36,8 @@ use axum::routing::get;
 use axum::Router;
 use i18n::{Lang, Tr};
 use serde::Deserialize;
+
+pub(crate) use errors::error_text;
 
 /// The organisation a browser last signed in to (not secret): where "sign in again" goes.
 pub const ORG_COOKIE: &str = "ld_org";
@@ -298,15 +301,15 @@ impl FieldErrors {
         FieldErrors(vec![(field.to_string(), text.into())])
     }
 
-    /// An `app` refusal as a form error: bad input goes on the field its parameter names
-    /// (`address.country` → `country`, `tax_ids[2].value` → `tax_value`,
+    /// An `app` refusal as a form error in the page's language: bad input goes on the field
+    /// its parameter names (`address.country` → `country`, `tax_ids[2].value` → `tax_value`,
     /// `contacts[0].email` → `contact_email`); anything else on `form`, the form as a whole.
-    pub fn from_app(e: &app::AppError) -> FieldErrors {
-        let (field, text) = match e {
-            app::AppError::Invalid { param, message, .. } => (form_field(param), message.clone()),
-            other => ("form".to_string(), error_text(other)),
+    pub fn from_app(e: &app::AppError, lang: Lang) -> FieldErrors {
+        let field = match e {
+            app::AppError::Invalid { param, .. } => form_field(param),
+            _ => "form".to_string(),
         };
-        FieldErrors(vec![(field, text)])
+        FieldErrors(vec![(field, error_text(e, lang))])
     }
 }
 
@@ -323,16 +326,6 @@ fn form_field(param: &str) -> String {
         .or_else(|| nested("tax_ids[", "tax"))
         .or_else(|| nested("contacts[", "contact"))
         .unwrap_or_else(|| param.to_string())
-}
-
-/// How an `app` error reads on a page.
-pub(crate) fn error_text(e: &app::AppError) -> String {
-    match e {
-        app::AppError::Internal(_) | app::AppError::Store(_) => {
-            "Something went wrong on our side; please try again.".into()
-        }
-        other => other.to_string(),
-    }
 }
 
 /// The answer to a failed read: not found (a bad or unknown id in the address), not
@@ -360,7 +353,7 @@ pub(crate) fn read_error(lang: Lang, e: app::AppError) -> Response {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 lang,
                 t.error_title,
-                &error_text(&other),
+                &error_text(&other, lang),
                 None,
             )
         }
@@ -454,10 +447,18 @@ mod tests {
         assert_eq!(form_field("tax_ids[3].value"), "tax_value");
         assert_eq!(form_field("tax_ids[0].type"), "tax_type");
         assert_eq!(form_field("contacts[0].email"), "contact_email");
-        let e = FieldErrors::from_app(&app::AppError::invalid("address.country", "bad"));
+        let bad = app::AppError::invalid("address.country", "bad");
+        let e = FieldErrors::from_app(&bad, Lang::En);
         assert_eq!(e.of("country"), Some("bad"));
         assert_eq!(e.of("name"), None);
-        let e = FieldErrors::from_app(&app::AppError::state("x", "no"));
+        let e = FieldErrors::from_app(&bad, Lang::Ru);
+        assert_eq!(
+            e.of("country"),
+            Some("Проверьте поле «Страна (две буквы, например RU)»: bad")
+        );
+        let e = FieldErrors::from_app(&app::AppError::state("x", "no"), Lang::En);
         assert_eq!(e.of("form"), Some("no"));
+        let e = FieldErrors::from_app(&app::AppError::state("last_item", "no"), Lang::Ru);
+        assert!(e.of("form").is_some_and(|m| m.starts_with("В подписке")));
     }
 }

@@ -718,7 +718,7 @@ async fn pay(
                 Flash::error(format!("{}: {msg}", t.payment_declined)),
             ),
         },
-        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e, u.lang))),
     }
 }
 
@@ -937,7 +937,7 @@ async fn preview(
                 None,
             )
         }
-        Err(e) => PreviewFragment::refused(t, error_text(&e)),
+        Err(e) => PreviewFragment::refused(t, error_text(&e, u.lang)),
     }
 }
 
@@ -967,7 +967,7 @@ async fn change(
             Flash::ok(u.t().plan_changed),
         ),
         Ok((_, None)) => redirect_with(&headers, "/portal", Flash::ok(u.t().plan_changed)),
-        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e, u.lang))),
     }
 }
 
@@ -1117,7 +1117,7 @@ async fn open_ticket(
         Err(e) => redirect_with(
             &headers,
             "/portal/tickets/new",
-            Flash::error(error_text(&e)),
+            Flash::error(error_text(&e, u.lang)),
         ),
     }
 }
@@ -1206,7 +1206,7 @@ async fn reply(
     }
     match ss::reply(&s.db, &u.c, &id, &f.body).await {
         Ok(_) => Redirect::to(&back).into_response(),
-        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e, u.lang))),
     }
 }
 
@@ -1231,7 +1231,7 @@ async fn rate(
     }
     match ss::rate(&s.db, &u.c, &id, f.rating, f.comment.as_deref()).await {
         Ok(_) => redirect_with(&headers, &back, Flash::ok(u.t().thanks_rating)),
-        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e))),
+        Err(e) => redirect_with(&headers, &back, Flash::error(error_text(&e, u.lang))),
     }
 }
 

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::i18n::Tr;
+use super::i18n::{Lang, Tr};
 
 const PAGE: &str = "/portal/payment-methods";
 
@@ -138,7 +138,7 @@ async fn add_card(
     match ss::add_card(&s.db, &s.gateway, &u.c, &f.token).await {
         Ok(_) => redirect_with(&headers, PAGE, Flash::ok(u.t().card_added)),
         Err(e) => {
-            let errors = FieldErrors::one("token", token_refusal(u.t(), &e));
+            let errors = FieldErrors::one("token", token_refusal(u.lang, &e));
             show(&s, &headers, &u, errors).await
         }
     }
@@ -147,10 +147,10 @@ async fn add_card(
 /// Why a token was refused, in the page's words for bad input (the gateway's message
 /// quotes what was typed, which may be a card number) and as the error says otherwise
 /// (the gateway is down, say).
-fn token_refusal(t: &'static Tr, e: &app::AppError) -> String {
+fn token_refusal(lang: Lang, e: &app::AppError) -> String {
     match e {
-        app::AppError::Invalid { .. } => t.card_token_invalid.to_string(),
-        other => super::error_text(other),
+        app::AppError::Invalid { .. } => lang.t().card_token_invalid.to_string(),
+        other => super::error_text(other, lang),
     }
 }
 
@@ -173,7 +173,7 @@ where
     match run().await {
         Ok(_) => redirect_with(headers, PAGE, Flash::ok(done)),
         Err(e @ app::AppError::NotFound { .. }) => read_error(u.lang, e),
-        Err(e) => redirect_with(headers, PAGE, Flash::error(super::error_text(&e))),
+        Err(e) => redirect_with(headers, PAGE, Flash::error(super::error_text(&e, u.lang))),
     }
 }
 

@@ -223,7 +223,7 @@ fn answer<T>(
     match result {
         Ok(_) => redirect_with(headers, PAGE, Flash::ok(done)),
         Err(e @ app::AppError::NotFound { .. }) => read_error(u.lang, e),
-        Err(e) => show(headers, u, forms, FieldErrors::from_app(&e)),
+        Err(e) => show(headers, u, forms, FieldErrors::from_app(&e, u.lang)),
     }
 }
 

@@ -75,7 +75,7 @@ where
             redirect_with(headers, &to, flash)
         }
         Err(e @ app::AppError::NotFound { .. }) => read_error(u.lang, e),
-        Err(e) => redirect_with(headers, back, Flash::error(error_text(&e))),
+        Err(e) => redirect_with(headers, back, Flash::error(error_text(&e, u.lang))),
     }
 }
 
@@ -176,7 +176,7 @@ async fn add_preview(
             )
         }
         Err(e @ app::AppError::NotFound { .. }) => read_error(u.lang, e),
-        Err(e) => PreviewFragment::refused(t, error_text(&e)),
+        Err(e) => PreviewFragment::refused(t, error_text(&e, u.lang)),
     }
 }
 
@@ -233,7 +233,7 @@ async fn remove_page(
             (Some(view), None, name)
         }
         Err(e @ app::AppError::NotFound { .. }) => return read_error(u.lang, e),
-        Err(e) => (None, Some(error_text(&e)), String::new()),
+        Err(e) => (None, Some(error_text(&e, u.lang)), String::new()),
     };
     let (c, clear) = u.chrome(&headers, t.remove_product, "/portal");
     let intro = t.remove_product_intro.replace("{name}", &name);
