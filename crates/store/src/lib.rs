@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod payments;
 pub mod portal;
 pub mod retention;
+pub mod sign_in;
 pub mod subscriptions;
 pub mod testing;
 pub mod verify;

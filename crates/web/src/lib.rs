@@ -39,7 +39,7 @@ pub struct AppState {
     /// The live chat relay (in-process: every chat socket of a conversation must reach this
     /// process — see `chat`).
     pub chat: ChatHub,
-    /// Failed sign-ins of the pages, for their rate limit.
+    /// Failed sign-ins of the pages, for their rate limit (in the database).
     pub signin: ui::session::SignInLimiter,
     /// Price and staff names for the pages, per organisation.
     pub names: ui::names::Names,
@@ -55,11 +55,11 @@ impl AppState {
     /// State with the built-in sandbox gateway.
     pub fn new(db: Db) -> AppState {
         AppState {
+            signin: ui::session::SignInLimiter::new(db.clone()),
             db,
             key_cache: KeyCache::default(),
             gateway: gateway::Gateway::Sandbox(gateway::Sandbox::new()),
             chat: ChatHub::default(),
-            signin: ui::session::SignInLimiter::default(),
             names: ui::names::Names::default(),
             public_url: None,
             pages: ui::slots::PageSlots::default(),

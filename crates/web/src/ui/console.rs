@@ -163,7 +163,7 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let back = format!("/console/{org}/login");
-    if let Some(r) = login_guard(&st, &headers, "console", &f.email, &f.csrf, &back) {
+    if let Some(r) = login_guard(&st, &headers, "console", &f.email, &f.csrf, &back).await {
         return r;
     }
     let input = app::desk::staff::LoginInput {
@@ -174,7 +174,7 @@ async fn login(
     let token = app::desk::staff::login(&st.db, input, Utc::now())
         .await
         .map(|x| x.token);
-    finish_sign_in(&st, &headers, "console", &f.email, &back, token)
+    finish_sign_in(&st, &headers, "console", &f.email, &back, token).await
 }
 
 async fn logout(

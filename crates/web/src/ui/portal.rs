@@ -261,7 +261,7 @@ pub(crate) fn pre_session_ok(headers: &HeaderMap, form_csrf: &str) -> bool {
 
 /// Checks a sign-in form's double-submit token and the rate limit of `email` (password
 /// sign-in and sign-in link requests alike); `Some` is the refusal.
-pub(crate) fn login_guard(
+pub(crate) async fn login_guard(
     s: &AppState,
     headers: &HeaderMap,
     surface: &str,
@@ -273,7 +273,7 @@ pub(crate) fn login_guard(
     if !pre_session_ok(headers, form_csrf) {
         return Some(redirect_with(headers, back, Flash::error(t.form_expired)));
     }
-    if !s.signin.allowed(surface, email) {
+    if !s.signin.allowed(surface, email, Utc::now()).await {
         return Some(redirect_with(
             headers,
             back,
@@ -285,7 +285,7 @@ pub(crate) fn login_guard(
 
 /// The answer to a sign-in attempt: the session cookie and the area's home, or back to the
 /// form with "wrong email or password" (one answer for both), counting the failure.
-pub(crate) fn finish_sign_in(
+pub(crate) async fn finish_sign_in(
     s: &AppState,
     headers: &HeaderMap,
     area: &str,
@@ -295,7 +295,7 @@ pub(crate) fn finish_sign_in(
 ) -> Response {
     match token {
         Ok(token) => {
-            s.signin.succeeded(area, email);
+            s.signin.succeeded(area, email).await;
             let (cookie, path) = if area == "portal" {
                 (PORTAL_COOKIE, "/portal")
             } else {
@@ -304,7 +304,7 @@ pub(crate) fn finish_sign_in(
             signed_in(headers, cookie, &token, path, &format!("/{area}"))
         }
         Err(_) => {
-            s.signin.failed(area, email);
+            s.signin.failed(area, email, Utc::now()).await;
             let t = super::lang(headers, None).t();
             redirect_with(headers, back, Flash::error(t.wrong_login))
         }
@@ -339,7 +339,7 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let back = format!("/portal/{org}/login");
-    if let Some(r) = login_guard(&s, &headers, "portal", &f.email, &f.csrf, &back) {
+    if let Some(r) = login_guard(&s, &headers, "portal", &f.email, &f.csrf, &back).await {
         return r;
     }
     let input = app::desk::portal::PortalLogin {
@@ -350,7 +350,7 @@ async fn login(
     let token = app::desk::portal::login(&s.db, input, Utc::now())
         .await
         .map(|x| x.token);
-    finish_sign_in(&s, &headers, "portal", &f.email, &back, token)
+    finish_sign_in(&s, &headers, "portal", &f.email, &back, token).await
 }
 
 async fn logout(

@@ -53,10 +53,10 @@ async fn request_link(
     Form(f): Form<LinkRequestForm>,
 ) -> Response {
     let back = format!("/portal/{org}/login");
-    if let Some(r) = login_guard(&s, &headers, "portal", &f.email, &f.csrf, &back) {
+    if let Some(r) = login_guard(&s, &headers, "portal", &f.email, &f.csrf, &back).await {
         return r;
     }
-    s.signin.failed("portal", &f.email);
+    s.signin.failed("portal", &f.email, Utc::now()).await;
     let input = app_portal::SignInLinkRequest {
         organisation: org,
         email: f.email,
@@ -118,7 +118,7 @@ async fn use_link(
         return redirect_with(&headers, &here, Flash::error(t.form_expired));
     }
     match app_portal::sign_in_with_link(&s.db, &org, &token, Utc::now()).await {
-        Ok(x) => finish_sign_in(&s, &headers, "portal", &x.user.email, &here, Ok(x.token)),
+        Ok(x) => finish_sign_in(&s, &headers, "portal", &x.user.email, &here, Ok(x.token)).await,
         Err(e) => refused(&headers, &org, e),
     }
 }

@@ -11,13 +11,15 @@
 //! - Sign-in: at most [`MAX_FAILURES`] failed attempts per surface and email in
 //!   [`WINDOW`]; then every attempt for that email is refused until the window passes,
 //!   whether the password is right or not. Asking for a portal sign-in link counts as an
-//!   attempt too (`ui::portal_link`); a successful sign-in forgets them.
+//!   attempt too (`ui::portal_link`); a successful sign-in forgets them. The failures are
+//!   rows in the database (`store::sign_in`), so every server process counts the same
+//!   attempts, a restart forgets none, and no number of addresses can push one out.
 
 use axum::http::{header, HeaderMap, HeaderValue};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use store::Db;
 
 pub const PORTAL_COOKIE: &str = "ld_portal";
 pub const CONSOLE_COOKIE: &str = "ld_console";
@@ -25,7 +27,7 @@ pub const PRE_COOKIE: &str = "ld_pre";
 pub const LANG_COOKIE: &str = "ld_lang";
 
 /// Failed sign-ins allowed per email in [`WINDOW`].
-pub const MAX_FAILURES: usize = 5;
+pub const MAX_FAILURES: i64 = 5;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The value of cookie `name` in the request.
@@ -92,41 +94,59 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// Failed sign-ins by (surface, email), in memory: one process serves the pages.
-#[derive(Clone, Default)]
-pub struct SignInLimiter(Arc<Mutex<HashMap<String, Vec<Instant>>>>);
+/// Failed sign-ins by (surface, email), kept in the database (`store::sign_in`).
+#[derive(Clone)]
+pub struct SignInLimiter(Db);
 
 impl SignInLimiter {
-    fn key(surface: &str, email: &str) -> String {
-        format!("{surface}\0{}", email.trim().to_lowercase())
+    pub fn new(db: Db) -> SignInLimiter {
+        SignInLimiter(db)
     }
 
-    /// Whether another attempt is allowed now.
-    pub fn allowed(&self, surface: &str, email: &str) -> bool {
-        let Ok(mut m) = self.0.lock() else {
-            return false;
+    fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::from_std(WINDOW).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Whether another attempt is allowed at `now`: fewer than [`MAX_FAILURES`] failures in
+    /// the [`WINDOW`] before it. When the count cannot be read the attempt is refused (the
+    /// sign-in could not be checked either).
+    pub async fn allowed(&self, surface: &str, email: &str, now: DateTime<Utc>) -> bool {
+        let since = Self::window_start(now);
+        let count = async {
+            let mut tx = self.0.read().await?;
+            store::sign_in::failures_since(&mut tx, surface, email, since).await
         };
-        let k = Self::key(surface, email);
-        let now = Instant::now();
-        let recent = m.entry(k).or_default();
-        recent.retain(|t| now.duration_since(*t) < WINDOW);
-        recent.len() < MAX_FAILURES
-    }
-
-    pub fn failed(&self, surface: &str, email: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            if m.len() > 100_000 {
-                m.clear();
+        match count.await {
+            Ok(n) => n < MAX_FAILURES,
+            Err(e) => {
+                tracing::warn!(error = %e, surface, "sign-in limit unreadable; attempt refused");
+                false
             }
-            m.entry(Self::key(surface, email))
-                .or_default()
-                .push(Instant::now());
         }
     }
 
-    pub fn succeeded(&self, surface: &str, email: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(&Self::key(surface, email));
+    /// Records a failed attempt at `now` (and forgets every failure older than the window).
+    pub async fn failed(&self, surface: &str, email: &str, now: DateTime<Utc>) {
+        let forget = Self::window_start(now);
+        let r = async {
+            let mut tx = self.0.begin().await?;
+            store::sign_in::record_failure(&mut tx, surface, email, now, forget).await?;
+            tx.commit().await
+        };
+        if let Err(e) = r.await {
+            tracing::warn!(error = %e, surface, "failed sign-in not recorded");
+        }
+    }
+
+    /// Forgets the failures of a successful sign-in.
+    pub async fn succeeded(&self, surface: &str, email: &str) {
+        let r = async {
+            let mut tx = self.0.begin().await?;
+            store::sign_in::clear_failures(&mut tx, surface, email).await?;
+            tx.commit().await
+        };
+        if let Err(e) = r.await {
+            tracing::warn!(error = %e, surface, "sign-in failures not cleared");
         }
     }
 }
@@ -166,17 +186,5 @@ mod tests {
         assert_ne!(csrf_of("pts_a"), csrf_of("pts_b"));
         assert_eq!(csrf_of("pts_a"), csrf_of("pts_a"));
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
-    }
-
-    #[test]
-    fn sign_in_is_limited_per_email() {
-        let l = SignInLimiter::default();
-        for _ in 0..MAX_FAILURES {
-            assert!(l.allowed("portal", "A@x.com"));
-            l.failed("portal", "a@x.com");
-        }
-        assert!(!l.allowed("portal", "a@x.com"));
-        assert!(l.allowed("console", "a@x.com"));
-        assert!(l.allowed("portal", "b@x.com"));
     }
 }
