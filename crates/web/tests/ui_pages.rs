@@ -328,6 +328,33 @@ async fn add_agent_and_supervisor(c: &Client) {
     }
 }
 
+/// Northwind with Alpha GmbH (an invoice, a portal login), Alex and Sam, a ticket of
+/// Alpha's about `subject`, and Alex signed in to the console: (org, customer, ticket, Alex).
+async fn ticket_and_agent(srv: &Server, subject: &str) -> (Client, String, String, Browser) {
+    let c = srv.org("Northwind").await;
+    let (cus, _) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
+    add_agent_and_supervisor(&c).await;
+    let t = c
+        .post(
+            "/v1/tickets",
+            json!({"customer": cus, "subject": subject, "body": "Hello."}),
+        )
+        .await
+        .ok();
+    let tid = s(&t["id"]);
+    let alex = console_as(srv, &c.org_id, "alex@northwind.example").await;
+    (c, cus, tid, alex)
+}
+
+/// A browser signed in to `org`'s console as the staff member `email` (of
+/// [`add_agent_and_supervisor`]).
+async fn console_as(srv: &Server, org: &str, email: &str) -> Browser {
+    let mut b = Browser::new(srv);
+    let p = b.sign_in("console", org, email, "staff-password-1").await;
+    assert_eq!(p.location.as_deref(), Some("/console"), "{}", p.body);
+    b
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_ticket_view_and_authority() {
     let srv = common::sqlite().await;
@@ -1783,25 +1810,7 @@ async fn cancelling_shows_the_offer_once_then_ends_at_period_end_and_resumes() {
 #[tokio::test]
 async fn a_new_staff_member_is_named_before_the_name_cache_expires() {
     let srv = common::sqlite().await;
-    let c = srv.org("Northwind").await;
-    let (cus, _) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
-    add_agent_and_supervisor(&c).await;
-    let t = c
-        .post(
-            "/v1/tickets",
-            json!({"customer": cus, "subject": "Who has this?", "body": "Hello."}),
-        )
-        .await
-        .ok();
-    let tid = s(&t["id"]);
-    let mut alex = Browser::new(&srv);
-    alex.sign_in(
-        "console",
-        &c.org_id,
-        "alex@northwind.example",
-        "staff-password-1",
-    )
-    .await;
+    let (c, _, tid, mut alex) = ticket_and_agent(&srv, "Who has this?").await;
     assert_eq!(
         alex.get(&format!("/console/tickets/{tid}")).await.status,
         200
@@ -1842,14 +1851,7 @@ async fn a_failing_account_read_shows_a_message_in_the_panels_place() {
     let c = srv.org("Northwind").await;
     let (cus, _) = customer_with_invoice(&c, "Alpha GmbH", "anna@alpha.example").await;
     add_agent_and_supervisor(&c).await;
-    let mut alex = Browser::new(&srv);
-    alex.sign_in(
-        "console",
-        &c.org_id,
-        "alex@northwind.example",
-        "staff-password-1",
-    )
-    .await;
+    let mut alex = console_as(&srv, &c.org_id, "alex@northwind.example").await;
     let path = format!("/console/customers/{cus}");
     let page = alex.get(&path).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -1978,4 +1980,48 @@ async fn a_russian_page_shows_app_errors_in_russian() {
         .await;
     let flash = flash_after(&mut anna, &p).await;
     assert!(flash.contains("open a new ticket"), "{flash}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_reject_and_refuse_unknown_decisions_and_forged_forms() {
+    let srv = common::sqlite().await;
+    let (c, _, tid, mut alex) = ticket_and_agent(&srv, "Credit please").await;
+    let csrf = csrf_in(&alex.get(&format!("/console/tickets/{tid}")).await.body);
+    let form = vec![
+        ("action", "goodwill_credit".to_string()),
+        ("amount", "120.00".into()),
+        ("currency", "EUR".into()),
+        ("reason", "Too much".into()),
+        ("reason_code", "goodwill".into()),
+        ("_csrf", csrf),
+    ];
+    post_action(&mut alex, &tid, form).await;
+    let acts = c.get(&format!("/v1/tickets/{tid}/actions")).await.ok();
+    assert_eq!(acts[0]["status"], "pending_approval", "{acts}");
+    let action_id = s(&acts[0]["id"]);
+
+    let mut sam = console_as(&srv, &c.org_id, "sam@northwind.example").await;
+    let csrf = csrf_in(&sam.get("/console/approvals").await.body);
+    let at = |d: &str| format!("/console/approvals/{action_id}/{d}");
+    // A forged form goes back "expired", whatever it asked for; nothing is decided.
+    for d in ["reject", "maybe"] {
+        let p = sam.post(&at(d), &[("_csrf", "forged")]).await;
+        assert_eq!(p.location.as_deref(), Some("/console/approvals"), "{d}");
+        assert!(flash_after(&mut sam, &p).await.contains("expired"), "{d}");
+    }
+    // An unknown decision with the right token is not found.
+    assert_eq!(
+        sam.post(&at("maybe"), &[("_csrf", &csrf)]).await.status,
+        404
+    );
+    let acts = c.get(&format!("/v1/tickets/{tid}/actions")).await.ok();
+    assert_eq!(acts[0]["status"], "pending_approval", "{acts}");
+    let p = sam.post(&at("reject"), &[("_csrf", &csrf)]).await;
+    assert_eq!(flash_after(&mut sam, &p).await, "Rejected");
+    let acts = c.get(&format!("/v1/tickets/{tid}/actions")).await.ok();
+    assert_eq!(acts[0]["status"], "rejected", "{acts}");
+    // Deciding it again is refused with the reason.
+    let p = sam.post(&at("approve"), &[("_csrf", &csrf)]).await;
+    let flash = flash_after(&mut sam, &p).await;
+    assert!(flash.contains("is rejected"), "{flash}");
 }

@@ -125,9 +125,21 @@ impl Agent {
         super::csrf_refused(&self.token, self.lang, headers, form_csrf, back)
     }
 
-    /// The outcome of a change: back to `back` with a message.
-    fn done<T>(&self, headers: &HeaderMap, back: &str, r: app::Result<T>, ok: &str) -> Response {
-        match r {
+    /// A change posted by a form: after the CSRF check, runs it and goes back to `back`
+    /// with `ok`, or with the error. `run` does nothing until awaited, so a refused form
+    /// changes nothing.
+    async fn act<T>(
+        &self,
+        headers: &HeaderMap,
+        csrf: &str,
+        back: &str,
+        run: impl std::future::Future<Output = app::Result<T>>,
+        ok: &str,
+    ) -> Response {
+        if let Some(r) = self.check(headers, csrf, back) {
+            return r;
+        }
+        match run.await {
             Ok(_) => redirect_with(headers, back, Flash::ok(ok)),
             Err(e) => redirect_with(headers, back, Flash::error(error_text(&e, self.lang))),
         }
@@ -670,16 +682,12 @@ async fn take(
     a: Agent,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let back = back_to(&id);
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
     let input = tickets::UpdateTicket {
         assignee: Some(a.me.id.clone()),
         ..Default::default()
     };
-    let r = tickets::update(&st.db, &a.s, &id, input).await;
-    a.done(&headers, &back, r, "✓")
+    let run = tickets::update(&st.db, &a.s, &id, input);
+    a.act(&headers, &f.csrf, &back_to(&id), run, "✓").await
 }
 
 #[derive(Deserialize)]
@@ -699,18 +707,14 @@ async fn reply(
     a: Agent,
     Form(f): Form<ReplyForm>,
 ) -> Response {
-    let back = back_to(&id);
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
     let input = tickets::ReplyInput {
         body: f.body.filter(|b| !b.trim().is_empty()),
         macro_name: f.macro_name.filter(|m| !m.is_empty()),
         status: f.status.filter(|s| !s.is_empty()),
         handling_secs: None,
     };
-    let r = tickets::reply(&st.db, &a.s, &id, input).await;
-    a.done(&headers, &back, r, "✓")
+    let run = tickets::reply(&st.db, &a.s, &id, input);
+    a.act(&headers, &f.csrf, &back_to(&id), run, "✓").await
 }
 
 #[derive(Deserialize)]
@@ -727,12 +731,8 @@ async fn note(
     a: Agent,
     Form(f): Form<NoteForm>,
 ) -> Response {
-    let back = back_to(&id);
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
-    let r = tickets::note(&st.db, &a.s, &id, tickets::NoteInput { body: f.body }).await;
-    a.done(&headers, &back, r, "✓")
+    let run = tickets::note(&st.db, &a.s, &id, tickets::NoteInput { body: f.body });
+    a.act(&headers, &f.csrf, &back_to(&id), run, "✓").await
 }
 
 #[derive(Deserialize)]
@@ -751,10 +751,6 @@ async fn log_call(
     a: Agent,
     Form(f): Form<CallForm>,
 ) -> Response {
-    let back = back_to(&id);
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
     let input = app::desk::calls::CallInput {
         phone_number: f.phone_number,
         ticket: Some(id.clone()),
@@ -768,8 +764,9 @@ async fn log_call(
         ended_at: None,
         notes: f.notes,
     };
-    let r = app::desk::calls::log_call(&st.db, &a.s, input).await;
-    a.done(&headers, &back, r, a.t().call_logged)
+    let run = app::desk::calls::log_call(&st.db, &a.s, input);
+    a.act(&headers, &f.csrf, &back_to(&id), run, a.t().call_logged)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -789,10 +786,6 @@ async fn verify(
     a: Agent,
     Form(f): Form<VerifyForm>,
 ) -> Response {
-    let back = back_to(&id);
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
     let factors = if f.method == "knowledge" {
         let mut v = Vec::new();
         if let Some(p) = f.postal_code.filter(|s| !s.trim().is_empty()) {
@@ -809,8 +802,8 @@ async fn verify(
         method: f.method,
         factors,
     };
-    let r = identity::start(&st.db, &a.s, &f.interaction, input).await;
-    a.done(&headers, &back, r, "✓")
+    let run = identity::start(&st.db, &a.s, &f.interaction, input);
+    a.act(&headers, &f.csrf, &back_to(&id), run, "✓").await
 }
 
 #[derive(Deserialize)]
@@ -828,13 +821,10 @@ async fn confirm(
     a: Agent,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
-    let back = back_to(&id);
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
     let input = identity::ConfirmVerification { code: f.code };
-    let r = identity::confirm(&st.db, &a.s, &f.verification, input).await;
-    a.done(&headers, &back, r, a.t().verified)
+    let run = identity::confirm(&st.db, &a.s, &f.verification, input);
+    a.act(&headers, &f.csrf, &back_to(&id), run, a.t().verified)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -1028,30 +1018,34 @@ async fn decide(
     Form(f): Form<DecisionForm>,
 ) -> Response {
     let back = "/console/approvals";
-    if let Some(r) = a.check(&headers, &f.csrf, back) {
-        return r;
-    }
+    let t = a.t();
+    let (approve, ok) = match decision.as_str() {
+        "approve" => (true, t.action_executed),
+        "reject" => (false, t.action_rejected),
+        // A form with a wrong token goes back "expired" whatever it asked for.
+        _ => {
+            return a.check(&headers, &f.csrf, back).unwrap_or_else(|| {
+                message(
+                    StatusCode::NOT_FOUND,
+                    a.lang,
+                    t.not_found,
+                    t.not_found_text,
+                    None,
+                )
+            })
+        }
+    };
     let input = actions::DecisionInput {
         note: f.note.filter(|n| !n.trim().is_empty()),
     };
-    let t = a.t();
-    match decision.as_str() {
-        "approve" => {
-            let r = actions::approve(&st.db, &st.gateway, &a.s, &id, input).await;
-            a.done(&headers, back, r, t.action_executed)
+    let run = async {
+        if approve {
+            actions::approve(&st.db, &st.gateway, &a.s, &id, input).await
+        } else {
+            actions::reject(&st.db, &a.s, &id, input).await
         }
-        "reject" => {
-            let r = actions::reject(&st.db, &a.s, &id, input).await;
-            a.done(&headers, back, r, t.action_rejected)
-        }
-        _ => message(
-            StatusCode::NOT_FOUND,
-            a.lang,
-            t.not_found,
-            t.not_found_text,
-            None,
-        ),
-    }
+    };
+    a.act(&headers, &f.csrf, back, run, ok).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1207,16 +1201,12 @@ async fn set_online(
     a: Agent,
     Form(f): Form<OnlineForm>,
 ) -> Response {
-    let back = "/console/chat".to_string();
-    if let Some(r) = a.check(&headers, &f.csrf, &back) {
-        return r;
-    }
     let input = app::desk::staff::StaffUpdate {
         online: Some(f.online),
         ..Default::default()
     };
-    let r = app::desk::staff::update(&st.db, &a.s, &a.me.id, input).await;
-    a.done(&headers, &back, r, "✓")
+    let run = app::desk::staff::update(&st.db, &a.s, &a.me.id, input);
+    a.act(&headers, &f.csrf, "/console/chat", run, "✓").await
 }
 
 // ---------------------------------------------------------------------------------------
