@@ -239,12 +239,27 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
         .into_iter()
         .collect();
     let endpoints = store::outbox::enabled_endpoints(&mut tx, &orgs).await?;
+    // The customers notified, read per organisation in one statement each.
+    let mut wanted: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for e in &events {
+        if let Some(c) = &e.customer_id {
+            wanted.entry(e.org_id.as_str()).or_default().push(c.clone());
+        }
+    }
+    let mut customers = std::collections::HashMap::new();
+    for (org, mut ids) in wanted {
+        ids.sort();
+        ids.dedup();
+        for c in store::customers::get_many(&mut tx, org, &ids).await? {
+            customers.insert((c.org_id.clone(), c.id.clone()), c);
+        }
+    }
     let (mut notifications, mut deliveries) = (Vec::new(), Vec::new());
     for e in &events {
         let data: Value = serde_json::from_str(&e.data)
             .map_err(|err| AppError::Internal(format!("event {}: bad data: {err}", e.id)))?;
         if let (Some(template), Some(cus)) = (template_for(&e.kind, &data), &e.customer_id) {
-            if let Some(c) = store::customers::get(&mut tx, &e.org_id, cus).await? {
+            if let Some(c) = customers.get(&(e.org_id.clone(), cus.clone())) {
                 let recipient = c.email.clone().filter(|m| !m.trim().is_empty());
                 notifications.push(NotificationRow {
                     id: new_id!(NotificationId).to_string(),
@@ -297,7 +312,11 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
         .iter()
         .filter(|n| n.status == "queued")
         .collect();
-    let added = store::outbox::insert_notifications(&mut tx, &notifications).await?;
+    let added: std::collections::HashSet<String> =
+        store::outbox::insert_notifications(&mut tx, &notifications)
+            .await?
+            .into_iter()
+            .collect();
     let mut jobs = Vec::new();
     for n in sendable.iter().filter(|n| added.contains(&n.id)) {
         jobs.push(crate::jobs::job(
@@ -308,12 +327,13 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
             now,
         )?);
     }
-    for id in store::outbox::insert_deliveries(&mut tx, &deliveries).await? {
-        let org = &deliveries
-            .iter()
-            .find(|d| d.id == id)
-            .expect("added")
-            .org_id;
+    let added: std::collections::HashSet<String> =
+        store::outbox::insert_deliveries(&mut tx, &deliveries)
+            .await?
+            .into_iter()
+            .collect();
+    for d in deliveries.iter().filter(|d| added.contains(&d.id)) {
+        let (org, id) = (&d.org_id, &d.id);
         jobs.push(crate::jobs::job(
             org,
             &crate::jobs::Task::DeliverWebhook {

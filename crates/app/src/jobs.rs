@@ -40,6 +40,12 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claimed job is held before another worker may take it over.
 pub const LEASE: Duration = Duration::minutes(5);
 
+/// Events a worker dispatches per pass (in one transaction, a statement per table).
+pub const DISPATCH_BATCH: i64 = 1000;
+
+/// `send_notification` jobs a worker claims per pass, sent as one batch.
+pub const NOTIFY_BATCH: i64 = 200;
+
 /// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min, … doubling, at most 1 hour.
 pub fn backoff(attempts: i64) -> Duration {
     let exp = attempts.clamp(1, 20) - 1;
@@ -264,7 +270,7 @@ impl Worker {
     /// Dispatches new events (see [`crate::events`]), then claims one batch of due jobs at
     /// `now` and runs them in turn.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass> {
-        let dispatched = crate::events::dispatch(&self.db, now, self.batch.max(100)).await?;
+        let dispatched = crate::events::dispatch(&self.db, now, DISPATCH_BATCH).await?;
         let mut tx = self.db.begin().await?;
         // Charges are claimed by the thousand and run as one batch (`crate::collect`); the
         // other jobs `batch` at a time, one after another.
@@ -278,6 +284,18 @@ impl Worker {
             self.clock.as_deref(),
         )
         .await?;
+        jobs.extend(
+            store::jobs::claim_kind(
+                &mut tx,
+                &self.id,
+                now,
+                now + LEASE,
+                "send_notification",
+                NOTIFY_BATCH,
+                self.clock.as_deref(),
+            )
+            .await?,
+        );
         jobs.extend(
             store::jobs::claim(
                 &mut tx,
@@ -306,6 +324,11 @@ impl Worker {
             pass.lost += b.lost;
             jobs.extend(b.left.into_iter().map(|(j, left)| (j, Some(left))));
         }
+        let (notes, others): (Vec<JobRow>, Vec<JobRow>) =
+            others.into_iter().partition(|j| j.kind == "send_notification");
+        if !notes.is_empty() {
+            self.send_notifications(notes, now, &mut pass).await?;
+        }
         jobs.extend(others.into_iter().map(|j| (j, None)));
         for (j, left) in jobs {
             // A batch runs one job after another: renew the lease of each before running it,
@@ -332,29 +355,89 @@ impl Worker {
                 Some(Left::Failed(e)) => Err(classify(e)),
             };
             let mut tx = self.db.begin().await?;
-            match outcome {
-                Ok(()) => {
-                    if store::jobs::finish(&mut tx, &j.id, &self.id, now).await? {
-                        pass.succeeded += 1;
-                    } else {
-                        // The lease ran out and another worker took the job over; the work
-                        // is idempotent, and that worker records the outcome.
-                        pass.lost += 1;
-                    }
-                }
-                Err(Failure::Retry(e)) if j.attempts < j.max_attempts => {
-                    let at = now + backoff(j.attempts);
-                    store::jobs::fail(&mut tx, &j.id, &self.id, now, &e, Some(at)).await?;
-                    pass.retried += 1;
-                }
-                Err(Failure::Retry(e)) | Err(Failure::Permanent(e)) => {
-                    store::jobs::fail(&mut tx, &j.id, &self.id, now, &e, None).await?;
-                    pass.failed += 1;
-                }
-            }
+            self.settle(&mut tx, &j, outcome, now, &mut pass).await?;
             tx.commit().await?;
         }
         Ok(pass)
+    }
+
+    /// Records how job `j` ended, in `tx`: succeeded, queued again with backoff, or failed.
+    async fn settle(
+        &self,
+        tx: &mut store::Tx,
+        j: &JobRow,
+        outcome: Result<(), Failure>,
+        now: DateTime<Utc>,
+        pass: &mut Pass,
+    ) -> Result<()> {
+        match outcome {
+            Ok(()) => {
+                if store::jobs::finish(tx, &j.id, &self.id, now).await? {
+                    pass.succeeded += 1;
+                } else {
+                    // The lease ran out and another worker took the job over; the work
+                    // is idempotent, and that worker records the outcome.
+                    pass.lost += 1;
+                }
+            }
+            Err(Failure::Retry(e)) if j.attempts < j.max_attempts => {
+                let at = now + backoff(j.attempts);
+                store::jobs::fail(tx, &j.id, &self.id, now, &e, Some(at)).await?;
+                pass.retried += 1;
+            }
+            Err(Failure::Retry(e)) | Err(Failure::Permanent(e)) => {
+                store::jobs::fail(tx, &j.id, &self.id, now, &e, None).await?;
+                pass.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The claimed `send_notification` jobs, sent as one batch ([`crate::notify::send_many`]:
+    /// one read and one write transaction for all) and settled in one more transaction. A
+    /// job whose payload cannot be read fails as it would alone.
+    async fn send_notifications(
+        &self,
+        jobs: Vec<JobRow>,
+        now: DateTime<Utc>,
+        pass: &mut Pass,
+    ) -> Result<()> {
+        use crate::notify::{Sent, Wanted};
+        let mut wanted = Vec::with_capacity(jobs.len());
+        let mut settled: Vec<(JobRow, Result<(), Failure>)> = Vec::new();
+        let mut sent_jobs = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            match serde_json::from_str::<Task>(&j.payload) {
+                Ok(Task::SendNotification { notification }) => {
+                    wanted.push(Wanted {
+                        org: j.org_id.clone(),
+                        id: notification,
+                        last_attempt: j.attempts >= j.max_attempts,
+                    });
+                    sent_jobs.push(j);
+                }
+                Ok(_) | Err(_) => {
+                    let e = format!("bad payload for {}", j.kind);
+                    settled.push((j, Err(Failure::Permanent(e))));
+                }
+            }
+        }
+        let answers = crate::notify::send_many(&self.db, &self.mailer, &wanted, now).await;
+        for (j, a) in sent_jobs.into_iter().zip(answers) {
+            let outcome = match a {
+                Ok(Sent::Done) => Ok(()),
+                Ok(Sent::Retry(e)) => Err(Failure::Retry(e)),
+                Ok(Sent::Refused(e)) => Err(Failure::Permanent(e)),
+                Err(e) => Err(classify(e)),
+            };
+            settled.push((j, outcome));
+        }
+        let mut tx = self.db.begin().await?;
+        for (j, outcome) in settled {
+            self.settle(&mut tx, &j, outcome, now, pass).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn execute(&self, j: &JobRow, now: DateTime<Utc>) -> Result<(), Failure> {

@@ -191,77 +191,236 @@ pub async fn send(
     now: DateTime<Utc>,
     last_attempt: bool,
 ) -> Result<Sent> {
+    let wanted = [Wanted {
+        org: org.to_string(),
+        id: id.to_string(),
+        last_attempt,
+    }];
+    send_many(db, mailer, &wanted, now)
+        .await
+        .pop()
+        .expect("one answer per notification")
+}
+
+/// How long a batch goes on sending ([`send_many`]); well inside a job's lease.
+const SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One notification to send, as its job names it.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub org: String,
+    pub id: String,
+    /// The job's last attempt: a transient failure marks it `failed`.
+    pub last_attempt: bool,
+}
+
+/// A notification read and rendered, ready to go out.
+struct Ready {
+    n: NotificationRow,
+    subject: String,
+    body: String,
+    invoice_doc: Option<(pdf::InvoiceDoc, String)>,
+}
+
+/// Sends notifications (the `send_notification` jobs of a worker's batch), with a fixed
+/// number of transactions whatever their number: every row they need (notification, event,
+/// customer, organisation, invoice number) is read in one read transaction, a statement
+/// per table and organisation; each is rendered and sent in turn; the outcomes are recorded
+/// in one write transaction. One answer per item, in order: a notification that cannot be
+/// read or rendered answers with its error and the others go on; if recording fails, every
+/// item sent answers with that error (its job retries, and the message may go out twice,
+/// with the same `Message-ID` — delivery is at least once, as the module says).
+pub async fn send_many(
+    db: &Db,
+    mailer: &Mailer,
+    items: &[Wanted],
+    now: DateTime<Utc>,
+) -> Vec<Result<Sent>> {
+    let mut answers: Vec<Option<Result<Sent>>> = items.iter().map(|_| None).collect();
+    let ready = match read_many(db, items, &mut answers).await {
+        Ok(r) => r,
+        Err(e) => {
+            let text = e.to_string();
+            return items
+                .iter()
+                .map(|_| Err(AppError::Internal(text.clone())))
+                .collect();
+        }
+    };
+    // (index, status, error) of each outcome to record.
+    let mut outcomes: Vec<(usize, Ready, &'static str, Option<String>)> = Vec::new();
+    let started = std::time::Instant::now();
+    for (i, r) in ready {
+        let item = &items[i];
+        if started.elapsed() > SEND_BUDGET {
+            // A slow mail server must not keep the batch past its jobs' lease: the rest
+            // are retried later, untouched.
+            answers[i] = Some(Ok(Sent::Retry(
+                "not tried: the batch's sending time ran out".into(),
+            )));
+            continue;
+        }
+        let (status, error, answer) = match deliver(mailer, &r).await {
+            Delivery::Sent => ("sent", None, Sent::Done),
+            Delivery::Skipped(why) => ("skipped", Some(why), Sent::Done),
+            Delivery::Transient(e) => (
+                if item.last_attempt { "failed" } else { "queued" },
+                Some(e.clone()),
+                Sent::Retry(e),
+            ),
+            Delivery::Refused(e) => ("failed", Some(e.clone()), Sent::Refused(e)),
+        };
+        answers[i] = Some(Ok(answer));
+        outcomes.push((i, r, status, error));
+    }
+    if !outcomes.is_empty() {
+        if let Err(e) = record_many(db, &outcomes, now).await {
+            let text = e.to_string();
+            for (i, ..) in &outcomes {
+                answers[*i] = Some(Err(AppError::Internal(text.clone())));
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| a.expect("every item answered"))
+        .collect()
+}
+
+/// Reads and renders `items` in one read transaction. An item that is done already (sent
+/// or skipped) or cannot be read or rendered gets its answer in `answers`; the others come
+/// back ready, with their index.
+async fn read_many(
+    db: &Db,
+    items: &[Wanted],
+    answers: &mut [Option<Result<Sent>>],
+) -> Result<Vec<(usize, Ready)>> {
+    use std::collections::{BTreeMap, HashMap};
     let mut tx = db.read().await?;
-    let n = store::outbox::get_notification(&mut tx, org, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("notification", id))?;
-    if n.status == "sent" || n.status == "skipped" {
-        return Ok(Sent::Done);
+    let mut ids_by_org: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for w in items {
+        ids_by_org.entry(&w.org).or_default().push(w.id.clone());
     }
-    let event = store::outbox::get_event(&mut tx, org, &n.event_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("event", &n.event_id))?;
-    let customer = store::customers::get(&mut tx, org, &n.customer_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("customer", &n.customer_id))?;
-    let org_row = store::orgs::get_org(&mut tx, org)
-        .await?
-        .ok_or_else(|| AppError::not_found("organisation", org))?;
-    let data: Value = serde_json::from_str(&event.data)
-        .map_err(|e| AppError::Internal(format!("event {}: {e}", event.id)))?;
-    let mut context = json!({
-        "customer_name": customer.name,
-        "org_name": org_row.name,
-        "days_until_due": data.get("days_until_due").cloned().unwrap_or(Value::Null),
-        "invoice_number": Value::Null,
-    });
-    let object = data["object"].as_str().unwrap_or("object").to_string();
-    // The issued invoice goes along as a PDF (rendered from the invoice's rows, so every
-    // attempt attaches the same bytes).
-    let invoice_doc = match (n.template.as_str(), object.as_str(), data["id"].as_str()) {
-        ("invoice_issued", "invoice", Some(inv)) => {
-            Some(crate::documents::invoice_doc(&mut tx, org, inv).await?)
+    let mut notes: HashMap<(String, String), NotificationRow> = HashMap::new();
+    let mut events = HashMap::new();
+    let mut customers = HashMap::new();
+    let mut orgs = HashMap::new();
+    let mut numbers: HashMap<(String, String), Option<String>> = HashMap::new();
+    for (org, ids) in &ids_by_org {
+        let rows = store::outbox::get_notifications(&mut tx, org, ids).await?;
+        let ev_ids: Vec<String> = rows.iter().map(|n| n.event_id.clone()).collect();
+        let cus_ids: Vec<String> = rows.iter().map(|n| n.customer_id.clone()).collect();
+        let evs = store::outbox::get_events(&mut tx, org, &ev_ids).await?;
+        let inv_ids: Vec<String> = evs
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
+            .filter_map(|d| d["invoice"].as_str().map(str::to_string))
+            .collect();
+        for (id, number) in store::invoices::numbers_of(&mut tx, org, &inv_ids).await? {
+            numbers.insert((org.to_string(), id), number);
         }
-        _ => None,
-    };
-    if let Some(inv) = data["invoice"].as_str() {
-        if let Some(i) = store::invoices::get(&mut tx, org, inv).await? {
-            context["invoice_number"] = json!(i.number);
+        for e in evs {
+            events.insert((e.org_id.clone(), e.id.clone()), e);
+        }
+        for c in store::customers::get_many(&mut tx, org, &cus_ids).await? {
+            customers.insert((c.org_id.clone(), c.id.clone()), c);
+        }
+        if let Some(o) = store::orgs::get_org(&mut tx, org).await? {
+            orgs.insert(org.to_string(), o);
+        }
+        for n in rows {
+            notes.insert((n.org_id.clone(), n.id.clone()), n);
         }
     }
-    context[object] = data;
-    drop(tx);
-    let (subject, body) = render(&n.template, &n.locale, &context)?;
-    let record = |status: &'static str, error: Option<String>| {
-        let (subject, body) = (subject.clone(), body.clone());
-        let recipient = n.recipient.clone();
-        async move {
-            let mut tx = db.begin().await?;
-            store::outbox::record_notification(
-                &mut tx,
-                id,
-                status,
-                recipient.as_deref(),
-                Some(&subject),
-                Some(&body),
-                error.as_deref(),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            Result::<()>::Ok(())
+    let mut ready = Vec::new();
+    for (i, w) in items.iter().enumerate() {
+        let key = |id: &str| (w.org.clone(), id.to_string());
+        let prepared = async {
+            let n = notes
+                .get(&key(&w.id))
+                .ok_or_else(|| AppError::not_found("notification", &w.id))?;
+            if n.status == "sent" || n.status == "skipped" {
+                return Ok(None);
+            }
+            let event = events
+                .get(&key(&n.event_id))
+                .ok_or_else(|| AppError::not_found("event", &n.event_id))?;
+            let customer = customers
+                .get(&key(&n.customer_id))
+                .ok_or_else(|| AppError::not_found("customer", &n.customer_id))?;
+            let org_row = orgs
+                .get(&w.org)
+                .ok_or_else(|| AppError::not_found("organisation", &w.org))?;
+            let data: Value = serde_json::from_str(&event.data)
+                .map_err(|e| AppError::Internal(format!("event {}: {e}", event.id)))?;
+            let mut context = json!({
+                "customer_name": customer.name,
+                "org_name": org_row.name,
+                "days_until_due": data.get("days_until_due").cloned().unwrap_or(Value::Null),
+                "invoice_number": Value::Null,
+            });
+            let object = data["object"].as_str().unwrap_or("object").to_string();
+            if let Some(Some(number)) = data["invoice"].as_str().and_then(|i| numbers.get(&key(i))) {
+                context["invoice_number"] = json!(number);
+            }
+            let doc_of = match (n.template.as_str(), object.as_str(), data["id"].as_str()) {
+                ("invoice_issued", "invoice", Some(inv)) => Some(inv.to_string()),
+                _ => None,
+            };
+            context[object] = data;
+            let (subject, body) = render(&n.template, &n.locale, &context)?;
+            Result::<_>::Ok(Some((n.clone(), subject, body, doc_of)))
         }
-    };
-    let Some(to) = n.recipient.clone() else {
-        record("skipped", Some("the customer has no email address".into())).await?;
-        return Ok(Sent::Done);
+        .await;
+        match prepared {
+            Ok(None) => answers[i] = Some(Ok(Sent::Done)),
+            Err(e) => answers[i] = Some(Err(e)),
+            Ok(Some((n, subject, body, doc_of))) => {
+                // The issued invoice goes along as a PDF (rendered from the invoice's rows,
+                // so every attempt attaches the same bytes).
+                let invoice_doc = match doc_of {
+                    Some(inv) => match crate::documents::invoice_doc(&mut tx, &w.org, &inv).await {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            answers[i] = Some(Err(e));
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                ready.push((
+                    i,
+                    Ready {
+                        n,
+                        subject,
+                        body,
+                        invoice_doc,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(ready)
+}
+
+/// What became of one message.
+enum Delivery {
+    Sent,
+    Skipped(String),
+    Transient(String),
+    Refused(String),
+}
+
+/// Sends one ready notification (or says why it is skipped).
+async fn deliver(mailer: &Mailer, r: &Ready) -> Delivery {
+    let Some(to) = r.n.recipient.clone() else {
+        return Delivery::Skipped("the customer has no email address".into());
     };
     if !mailer.is_on() {
-        record("skipped", Some("no mail server is configured".into())).await?;
-        return Ok(Sent::Done);
+        return Delivery::Skipped("no mail server is configured".into());
     }
     let mut attachments = Vec::new();
-    if let Some((doc, locale)) = invoice_doc {
+    if let Some((doc, locale)) = r.invoice_doc.clone() {
         let filename = pdf::file_name(doc.number.as_deref(), &doc.id);
         // A document that cannot be rendered would fail the same way on every retry: the
         // email still goes out, without it, and the failure is logged.
@@ -271,36 +430,47 @@ pub async fn send(
                 content_type: "application/pdf".into(),
                 data,
             }),
-            Err(e) => tracing::warn!(notification = id, "invoice PDF not attached: {e}"),
+            Err(e) => tracing::warn!(notification = r.n.id, "invoice PDF not attached: {e}"),
         }
     }
     let email = Email {
         to,
-        subject: subject.clone(),
-        body: body.clone(),
-        message_id: format!("{id}@ledgerdesk"),
+        subject: r.subject.clone(),
+        body: r.body.clone(),
+        message_id: format!("{}@ledgerdesk", r.n.id),
         in_reply_to: None,
         references: vec![],
         attachments,
     };
     match mailer.send(&email).await {
-        Ok(()) => {
-            record("sent", None).await?;
-            Ok(Sent::Done)
-        }
-        Err(MailError::Transient(e)) => {
-            record(
-                if last_attempt { "failed" } else { "queued" },
-                Some(e.clone()),
-            )
-            .await?;
-            Ok(Sent::Retry(e))
-        }
-        Err(MailError::Permanent(e)) => {
-            record("failed", Some(e.clone())).await?;
-            Ok(Sent::Refused(e))
-        }
+        Ok(()) => Delivery::Sent,
+        Err(MailError::Transient(e)) => Delivery::Transient(e),
+        Err(MailError::Permanent(e)) => Delivery::Refused(e),
     }
+}
+
+/// Records the outcomes of a batch in one write transaction.
+async fn record_many(
+    db: &Db,
+    outcomes: &[(usize, Ready, &'static str, Option<String>)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    for (_, r, status, error) in outcomes {
+        store::outbox::record_notification(
+            &mut tx,
+            &r.n.id,
+            status,
+            r.n.recipient.as_deref(),
+            Some(&r.subject),
+            Some(&r.body),
+            error.as_deref(),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A notification as the API and the timeline show it.

@@ -20,6 +20,7 @@ on_both_backends!(
     reminders_come_before_on_and_after_the_due_date_only_while_the_invoice_is_open,
     webhooks_are_signed_retried_logged_and_replayed,
     a_declined_charge_is_an_event_and_a_notification_even_without_an_address,
+    a_batch_of_notifications_goes_out_once_each_in_each_language,
 );
 
 async fn billed_customer(db: &Db, ctx: &Ctx, locale: &str, email: Option<&str>) -> String {
@@ -525,4 +526,63 @@ async fn a_declined_charge_is_an_event_and_a_notification_even_without_an_addres
         failed.last_error.as_deref(),
         Some("the customer has no email address")
     );
+}
+
+/// A worker sends the notifications it claims as one batch (one read and one write
+/// transaction): every customer gets their own email once, in their own language, and one
+/// without an address is skipped without holding up the others.
+async fn a_batch_of_notifications_goes_out_once_each_in_each_language(db: Db) {
+    let server = SmtpServer::start(free_port());
+    let ctx = org(&db, t("2026-06-01T08:00:00Z")).await;
+    let mut customers = Vec::new();
+    for i in 0..12 {
+        let (locale, email) = match i {
+            5 => ("en", None),
+            i if i % 2 == 0 => ("ru", Some(format!("ru{i}@example.test"))),
+            i => ("en", Some(format!("en{i}@example.test"))),
+        };
+        let cus = billed_customer(&db, &ctx, locale, email.as_deref()).await;
+        let inv = issue(&db, &ctx, &cus, 10_000 + i).await;
+        customers.push((cus, email, locale, inv.number.expect("numbered")));
+    }
+    let w = worker(&db, smtp(&server));
+    let first = w.run_once(ctx.now).await.unwrap();
+    assert_eq!(first.dispatched, 12, "{first:?}");
+    drain(&w, ctx.now).await;
+
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 11, "one email per customer with an address");
+    let parsed: Vec<_> = msgs
+        .iter()
+        .map(|m| mail_parser::MessageParser::default().parse(&m[..]).expect("MIME"))
+        .collect();
+    for (cus, email, locale, number) in &customers {
+        let n = notifications(&db, &ctx, cus).await;
+        assert_eq!(n.len(), 1, "{n:?}");
+        let n = &n[0];
+        let Some(email) = email else {
+            // Skipped when dispatched: no job, no attempt.
+            assert_eq!((n.status.as_str(), n.attempts), ("skipped", 0));
+            assert_eq!(n.last_error.as_deref(), Some("the customer has no email address"));
+            continue;
+        };
+        assert_eq!((n.status.as_str(), n.locale.as_str()), ("sent", *locale));
+        assert_eq!(n.attempts, 1, "{n:?}");
+        let mine: Vec<_> = parsed
+            .iter()
+            .filter(|m| m.message_id() == Some(format!("{}@ledgerdesk", n.id).as_str()))
+            .collect();
+        assert_eq!(mine.len(), 1, "one email for {email}");
+        let m = mine[0];
+        assert_eq!(
+            m.to().and_then(|a| a.first()).and_then(|a| a.address()),
+            Some(email.as_str())
+        );
+        let subject = m.subject().expect("subject");
+        let word = if *locale == "ru" { "Счёт" } else { "Invoice" };
+        assert!(subject.starts_with(&format!("{word} {number} ")), "{subject}");
+        assert_eq!(n.subject.as_deref(), Some(subject));
+    }
+    drain(&w, ctx.now + Duration::hours(1)).await;
+    assert_eq!(server.messages().len(), 11, "nothing sent twice");
 }

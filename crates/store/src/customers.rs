@@ -133,6 +133,15 @@ pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<CustomerR
     )
 }
 
+/// The customers of `ids` that exist, in one statement (any order; unknown ids are absent).
+pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<CustomerRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = format!("SELECT {COLS} FROM customers WHERE org_id = ");
+    Ok(crate::select_in!(tx, CustomerRow, head.as_str(), org_id, "id", ids, ""))
+}
+
 /// Locks the customer row for the rest of the transaction (PostgreSQL), so balance changes
 /// of one customer are serialized.
 pub async fn get_for_update(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<CustomerRow>> {

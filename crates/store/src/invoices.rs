@@ -150,6 +150,23 @@ pub async fn get(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<InvoiceRo
     )
 }
 
+/// The numbers of the invoices of `ids` that exist (`None`: a draft), in one statement.
+pub async fn numbers_of(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, Option<String>)>> {
+    Ok(crate::select_in!(
+        tx,
+        (String, Option<String>),
+        "SELECT id, number FROM invoices WHERE org_id = ",
+        org_id,
+        "id",
+        ids,
+        ""
+    ))
+}
+
 /// A customer's newest open invoice (finalized last).
 pub async fn newest_open(
     tx: &mut Tx,

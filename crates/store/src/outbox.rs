@@ -56,12 +56,37 @@ pub async fn claim_undispatched(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>
     Ok(on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(limit).fetch_all(c).await?))
 }
 
+/// Marks `ids` dispatched: one prepared statement stepped per id on SQLite, one array
+/// statement on PostgreSQL.
 pub async fn mark_dispatched(tx: &mut Tx, ids: &[String], now: DateTime<Utc>) -> Result<()> {
-    for id in ids {
-        on!(tx, c => sqlx::query("UPDATE events SET dispatched_at = $2 WHERE id = $1 AND dispatched_at IS NULL")
-            .bind(id).bind(now).execute(c).await?.rows_affected());
+    if ids.is_empty() {
+        return Ok(());
+    }
+    match tx {
+        Tx::Pg(t) => {
+            sqlx::query(
+                "UPDATE events SET dispatched_at = $2 WHERE id = ANY($1) AND dispatched_at IS NULL",
+            )
+            .bind(ids)
+            .bind(now)
+            .execute(&mut **t)
+            .await?;
+        }
+        Tx::Sqlite(_) => {
+            let sql = "UPDATE events SET dispatched_at = ? WHERE id = ? AND dispatched_at IS NULL";
+            crate::bulk::sqlite_each(tx, sql, ids, |id, o| {
+                crate::fields!(o; now, *id);
+            })
+            .await?;
+        }
     }
     Ok(())
+}
+
+/// The events of `ids` that exist, in one statement (any order).
+pub async fn get_events(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<EventRow>> {
+    let head = format!("SELECT {EVENT_COLS} FROM events WHERE org_id = ");
+    Ok(crate::select_in!(tx, EventRow, head.as_str(), org_id, "id", ids, ""))
 }
 
 pub async fn get_event(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<EventRow>> {
@@ -116,24 +141,68 @@ const NOTIFICATION_COLS: &str =
     "id, org_id, customer_id, event_id, template, channel, locale, recipient, subject, \
     body, status, attempts, last_error, created_at, updated_at, sent_at";
 
-/// Adds notifications; one for an (event, template) that exists is skipped. Returns the ids
-/// added.
-pub async fn insert_notifications(tx: &mut Tx, rows: &[NotificationRow]) -> Result<Vec<String>> {
-    let mut added = Vec::new();
-    for r in rows {
-        let sql = format!(
-            "INSERT INTO notifications ({NOTIFICATION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (event_id, template) DO NOTHING"
-        );
-        let n = on!(tx, c => sqlx::query(&sql).bind(&r.id).bind(&r.org_id).bind(&r.customer_id).bind(&r.event_id)
-            .bind(&r.template).bind(&r.channel).bind(&r.locale).bind(&r.recipient).bind(&r.subject).bind(&r.body)
-            .bind(&r.status).bind(r.attempts).bind(&r.last_error).bind(r.created_at).bind(r.updated_at).bind(r.sent_at)
-            .execute(c).await?.rows_affected());
-        if n == 1 {
-            added.push(r.id.clone());
-        }
+impl crate::bulk::Row for NotificationRow {
+    const TARGET: &'static str = "notifications (id, org_id, customer_id, event_id, template, \
+        channel, locale, recipient, subject, body, status, attempts, last_error, created_at, \
+        updated_at, sent_at)";
+    const COLUMNS: usize = 16;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.customer_id, self.event_id, self.template,
+            self.channel, self.locale, self.recipient, self.subject, self.body, self.status,
+            self.attempts, self.last_error, self.created_at, self.updated_at, self.sent_at);
     }
-    Ok(added)
+}
+
+/// Adds notifications; one for an (event, template) that exists (or comes twice in `rows`)
+/// is skipped. Returns the ids added. The existing pairs are read first, in one statement
+/// per organisation, and the rest written in bulk: the dispatcher holds its events (locked
+/// on PostgreSQL, the write lock on SQLite), so nothing else adds theirs meanwhile — and if
+/// anything did, the unique key fails the whole transaction rather than doubling a row.
+pub async fn insert_notifications(tx: &mut Tx, rows: &[NotificationRow]) -> Result<Vec<String>> {
+    let mut taken = existing_pairs(
+        tx,
+        rows.iter().map(|r| (r.org_id.as_str(), r.event_id.as_str())),
+        "SELECT event_id, template FROM notifications WHERE org_id = ",
+    )
+    .await?;
+    let new: Vec<NotificationRow> = rows
+        .iter()
+        .filter(|r| taken.insert((r.event_id.clone(), r.template.clone())))
+        .cloned()
+        .collect();
+    crate::bulk::insert(tx, &new).await?;
+    Ok(new.into_iter().map(|r| r.id).collect())
+}
+
+/// The (event, other key) pairs of a table for the events of `keys` ((organisation, event)),
+/// one `select_in!` per organisation; `head` selects the two columns and ends with
+/// `org_id = `.
+async fn existing_pairs<'a>(
+    tx: &mut Tx,
+    keys: impl Iterator<Item = (&'a str, &'a str)>,
+    head: &str,
+) -> Result<std::collections::HashSet<(String, String)>> {
+    let mut by_org: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (org, event) in keys {
+        by_org.entry(org).or_default().push(event.to_string());
+    }
+    let mut out = std::collections::HashSet::new();
+    for (org, mut events) in by_org {
+        events.sort();
+        events.dedup();
+        out.extend(crate::select_in!(tx, (String, String), head, org, "event_id", &events, ""));
+    }
+    Ok(out)
+}
+
+/// The notifications of `ids` that exist, in one statement (any order).
+pub async fn get_notifications(
+    tx: &mut Tx,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<NotificationRow>> {
+    let head = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = ");
+    Ok(crate::select_in!(tx, NotificationRow, head.as_str(), org_id, "id", ids, ""))
 }
 
 pub async fn get_notification(
@@ -302,21 +371,33 @@ const DELIVERY_COLS: &str =
 
 /// Adds deliveries; one for an (endpoint, event) that exists is skipped. Returns the ids
 /// added.
-pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<String>> {
-    let mut added = Vec::new();
-    for r in rows {
-        let sql = format!(
-            "INSERT INTO webhook_deliveries ({DELIVERY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (endpoint_id, event_id) DO NOTHING"
-        );
-        let n = on!(tx, c => sqlx::query(&sql).bind(&r.id).bind(&r.org_id).bind(&r.endpoint_id).bind(&r.event_id)
-            .bind(&r.status).bind(r.attempts).bind(r.replays).bind(r.last_status_code).bind(&r.last_error)
-            .bind(r.created_at).bind(r.updated_at).bind(r.delivered_at).execute(c).await?.rows_affected());
-        if n == 1 {
-            added.push(r.id.clone());
-        }
+impl crate::bulk::Row for DeliveryRow {
+    const TARGET: &'static str = "webhook_deliveries (id, org_id, endpoint_id, event_id, status, \
+        attempts, replays, last_status_code, last_error, created_at, updated_at, delivered_at)";
+    const COLUMNS: usize = 12;
+    fn put<O: crate::bulk::Out>(&self, o: &mut O) {
+        fields!(o; self.id, self.org_id, self.endpoint_id, self.event_id, self.status,
+            self.attempts, self.replays, self.last_status_code, self.last_error, self.created_at,
+            self.updated_at, self.delivered_at);
     }
-    Ok(added)
+}
+
+/// Adds deliveries; one for an (endpoint, event) that exists (or comes twice) is skipped,
+/// as [`insert_notifications`]. Returns the ids added.
+pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<String>> {
+    let mut taken = existing_pairs(
+        tx,
+        rows.iter().map(|r| (r.org_id.as_str(), r.event_id.as_str())),
+        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE org_id = ",
+    )
+    .await?;
+    let new: Vec<DeliveryRow> = rows
+        .iter()
+        .filter(|r| taken.insert((r.event_id.clone(), r.endpoint_id.clone())))
+        .cloned()
+        .collect();
+    crate::bulk::insert(tx, &new).await?;
+    Ok(new.into_iter().map(|r| r.id).collect())
 }
 
 pub async fn get_delivery(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
