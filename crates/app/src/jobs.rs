@@ -324,8 +324,9 @@ impl Worker {
             pass.lost += b.lost;
             jobs.extend(b.left.into_iter().map(|(j, left)| (j, Some(left))));
         }
-        let (notes, others): (Vec<JobRow>, Vec<JobRow>) =
-            others.into_iter().partition(|j| j.kind == "send_notification");
+        let (notes, others): (Vec<JobRow>, Vec<JobRow>) = others
+            .into_iter()
+            .partition(|j| j.kind == "send_notification");
         if !notes.is_empty() {
             self.send_notifications(notes, now, &mut pass).await?;
         }

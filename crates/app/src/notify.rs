@@ -264,7 +264,11 @@ pub async fn send_many(
             Delivery::Sent => ("sent", None, Sent::Done),
             Delivery::Skipped(why) => ("skipped", Some(why), Sent::Done),
             Delivery::Transient(e) => (
-                if item.last_attempt { "failed" } else { "queued" },
+                if item.last_attempt {
+                    "failed"
+                } else {
+                    "queued"
+                },
                 Some(e.clone()),
                 Sent::Retry(e),
             ),
@@ -360,7 +364,8 @@ async fn read_many(
                 "invoice_number": Value::Null,
             });
             let object = data["object"].as_str().unwrap_or("object").to_string();
-            if let Some(Some(number)) = data["invoice"].as_str().and_then(|i| numbers.get(&key(i))) {
+            if let Some(Some(number)) = data["invoice"].as_str().and_then(|i| numbers.get(&key(i)))
+            {
                 context["invoice_number"] = json!(number);
             }
             let doc_of = match (n.template.as_str(), object.as_str(), data["id"].as_str()) {

@@ -554,7 +554,11 @@ async fn a_batch_of_notifications_goes_out_once_each_in_each_language(db: Db) {
     assert_eq!(msgs.len(), 11, "one email per customer with an address");
     let parsed: Vec<_> = msgs
         .iter()
-        .map(|m| mail_parser::MessageParser::default().parse(&m[..]).expect("MIME"))
+        .map(|m| {
+            mail_parser::MessageParser::default()
+                .parse(&m[..])
+                .expect("MIME")
+        })
         .collect();
     for (cus, email, locale, number) in &customers {
         let n = notifications(&db, &ctx, cus).await;
@@ -563,7 +567,10 @@ async fn a_batch_of_notifications_goes_out_once_each_in_each_language(db: Db) {
         let Some(email) = email else {
             // Skipped when dispatched: no job, no attempt.
             assert_eq!((n.status.as_str(), n.attempts), ("skipped", 0));
-            assert_eq!(n.last_error.as_deref(), Some("the customer has no email address"));
+            assert_eq!(
+                n.last_error.as_deref(),
+                Some("the customer has no email address")
+            );
             continue;
         };
         assert_eq!((n.status.as_str(), n.locale.as_str()), ("sent", *locale));
@@ -579,8 +586,15 @@ async fn a_batch_of_notifications_goes_out_once_each_in_each_language(db: Db) {
             Some(email.as_str())
         );
         let subject = m.subject().expect("subject");
-        let word = if *locale == "ru" { "Счёт" } else { "Invoice" };
-        assert!(subject.starts_with(&format!("{word} {number} ")), "{subject}");
+        let word = if *locale == "ru" {
+            "Счёт"
+        } else {
+            "Invoice"
+        };
+        assert!(
+            subject.starts_with(&format!("{word} {number} ")),
+            "{subject}"
+        );
         assert_eq!(n.subject.as_deref(), Some(subject));
     }
     drain(&w, ctx.now + Duration::hours(1)).await;

@@ -139,7 +139,15 @@ pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<C
         return Ok(Vec::new());
     }
     let head = format!("SELECT {COLS} FROM customers WHERE org_id = ");
-    Ok(crate::select_in!(tx, CustomerRow, head.as_str(), org_id, "id", ids, ""))
+    Ok(crate::select_in!(
+        tx,
+        CustomerRow,
+        head.as_str(),
+        org_id,
+        "id",
+        ids,
+        ""
+    ))
 }
 
 /// Locks the customer row for the rest of the transaction (PostgreSQL), so balance changes

@@ -86,7 +86,15 @@ pub async fn mark_dispatched(tx: &mut Tx, ids: &[String], now: DateTime<Utc>) ->
 /// The events of `ids` that exist, in one statement (any order).
 pub async fn get_events(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<EventRow>> {
     let head = format!("SELECT {EVENT_COLS} FROM events WHERE org_id = ");
-    Ok(crate::select_in!(tx, EventRow, head.as_str(), org_id, "id", ids, ""))
+    Ok(crate::select_in!(
+        tx,
+        EventRow,
+        head.as_str(),
+        org_id,
+        "id",
+        ids,
+        ""
+    ))
 }
 
 pub async fn get_event(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<EventRow>> {
@@ -159,19 +167,43 @@ impl crate::bulk::Row for NotificationRow {
 /// on PostgreSQL, the write lock on SQLite), so nothing else adds theirs meanwhile — and if
 /// anything did, the unique key fails the whole transaction rather than doubling a row.
 pub async fn insert_notifications(tx: &mut Tx, rows: &[NotificationRow]) -> Result<Vec<String>> {
+    insert_new(
+        tx,
+        rows,
+        "SELECT event_id, template FROM notifications WHERE org_id = ",
+        |r| (&r.org_id, &r.event_id, &r.template, &r.id),
+    )
+    .await
+}
+
+/// Writes the `rows` whose (event, other key) pair is not in the table yet (nor earlier in
+/// `rows`), in bulk; `keys` gives a row's (organisation, event, other key, id) and `head`
+/// selects the table's pairs, ending with `org_id = `. Returns the ids written.
+async fn insert_new<R: crate::bulk::Row + Clone>(
+    tx: &mut Tx,
+    rows: &[R],
+    head: &str,
+    keys: impl Fn(&R) -> (&String, &String, &String, &String),
+) -> Result<Vec<String>> {
     let mut taken = existing_pairs(
         tx,
-        rows.iter().map(|r| (r.org_id.as_str(), r.event_id.as_str())),
-        "SELECT event_id, template FROM notifications WHERE org_id = ",
+        rows.iter().map(|r| {
+            let (org, event, _, _) = keys(r);
+            (org.as_str(), event.as_str())
+        }),
+        head,
     )
     .await?;
-    let new: Vec<NotificationRow> = rows
+    let new: Vec<R> = rows
         .iter()
-        .filter(|r| taken.insert((r.event_id.clone(), r.template.clone())))
+        .filter(|r| {
+            let (_, event, other, _) = keys(r);
+            taken.insert((event.clone(), other.clone()))
+        })
         .cloned()
         .collect();
     crate::bulk::insert(tx, &new).await?;
-    Ok(new.into_iter().map(|r| r.id).collect())
+    Ok(new.iter().map(|r| keys(r).3.clone()).collect())
 }
 
 /// The (event, other key) pairs of a table for the events of `keys` ((organisation, event)),
@@ -190,7 +222,15 @@ async fn existing_pairs<'a>(
     for (org, mut events) in by_org {
         events.sort();
         events.dedup();
-        out.extend(crate::select_in!(tx, (String, String), head, org, "event_id", &events, ""));
+        out.extend(crate::select_in!(
+            tx,
+            (String, String),
+            head,
+            org,
+            "event_id",
+            &events,
+            ""
+        ));
     }
     Ok(out)
 }
@@ -202,7 +242,15 @@ pub async fn get_notifications(
     ids: &[String],
 ) -> Result<Vec<NotificationRow>> {
     let head = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = ");
-    Ok(crate::select_in!(tx, NotificationRow, head.as_str(), org_id, "id", ids, ""))
+    Ok(crate::select_in!(
+        tx,
+        NotificationRow,
+        head.as_str(),
+        org_id,
+        "id",
+        ids,
+        ""
+    ))
 }
 
 pub async fn get_notification(
@@ -385,19 +433,13 @@ impl crate::bulk::Row for DeliveryRow {
 /// Adds deliveries; one for an (endpoint, event) that exists (or comes twice) is skipped,
 /// as [`insert_notifications`]. Returns the ids added.
 pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<String>> {
-    let mut taken = existing_pairs(
+    insert_new(
         tx,
-        rows.iter().map(|r| (r.org_id.as_str(), r.event_id.as_str())),
+        rows,
         "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE org_id = ",
+        |r| (&r.org_id, &r.event_id, &r.endpoint_id, &r.id),
     )
-    .await?;
-    let new: Vec<DeliveryRow> = rows
-        .iter()
-        .filter(|r| taken.insert((r.event_id.clone(), r.endpoint_id.clone())))
-        .cloned()
-        .collect();
-    crate::bulk::insert(tx, &new).await?;
-    Ok(new.into_iter().map(|r| r.id).collect())
+    .await
 }
 
 pub async fn get_delivery(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
