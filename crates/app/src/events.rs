@@ -240,16 +240,13 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
         .collect();
     let endpoints = store::outbox::enabled_endpoints(&mut tx, &orgs).await?;
     // The customers notified, read per organisation in one statement each.
-    let mut wanted: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for e in &events {
-        if let Some(c) = &e.customer_id {
-            wanted.entry(e.org_id.as_str()).or_default().push(c.clone());
-        }
-    }
+    let wanted = store::ids_by_org(
+        events
+            .iter()
+            .filter_map(|e| Some((e.org_id.as_str(), e.customer_id.as_deref()?))),
+    );
     let mut customers = std::collections::HashMap::new();
-    for (org, mut ids) in wanted {
-        ids.sort();
-        ids.dedup();
+    for (org, ids) in wanted {
         for c in store::customers::get_many(&mut tx, org, &ids).await? {
             customers.insert((c.org_id.clone(), c.id.clone()), c);
         }

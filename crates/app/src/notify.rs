@@ -299,12 +299,9 @@ async fn read_many(
     items: &[Wanted],
     answers: &mut [Option<Result<Sent>>],
 ) -> Result<Vec<(usize, Ready)>> {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::HashMap;
     let mut tx = db.read().await?;
-    let mut ids_by_org: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for w in items {
-        ids_by_org.entry(&w.org).or_default().push(w.id.clone());
-    }
+    let ids_by_org = store::ids_by_org(items.iter().map(|w| (w.org.as_str(), w.id.as_str())));
     let mut notes: HashMap<(String, String), NotificationRow> = HashMap::new();
     let mut events = HashMap::new();
     let mut customers = HashMap::new();

@@ -36,6 +36,22 @@ pub mod verify;
 
 pub use db::{Backend, Db, Tx};
 
+/// (organisation, id) pairs grouped by organisation, each group's ids sorted and without
+/// repeats: the shape `select_in!` reads a batch in, one statement per organisation.
+pub fn ids_by_org<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> std::collections::BTreeMap<&'a str, Vec<String>> {
+    let mut by_org: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (org, id) in pairs {
+        by_org.entry(org).or_default().push(id.to_string());
+    }
+    for ids in by_org.values_mut() {
+        ids.sort();
+        ids.dedup();
+    }
+    by_org
+}
+
 /// Errors of the store. `Conflict` is a unique-key violation: the caller decides whether it
 /// means "already done" (exactly-once) or a user error.
 #[derive(Debug, thiserror::Error)]

@@ -214,14 +214,8 @@ async fn existing_pairs<'a>(
     keys: impl Iterator<Item = (&'a str, &'a str)>,
     head: &str,
 ) -> Result<std::collections::HashSet<(String, String)>> {
-    let mut by_org: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-    for (org, event) in keys {
-        by_org.entry(org).or_default().push(event.to_string());
-    }
     let mut out = std::collections::HashSet::new();
-    for (org, mut events) in by_org {
-        events.sort();
-        events.dedup();
+    for (org, events) in crate::ids_by_org(keys) {
         out.extend(crate::select_in!(
             tx,
             (String, String),
