@@ -176,7 +176,9 @@ pub async fn advance(
             report.invoices_created += r.invoices_created;
             let pass = worker.run_once(now).await?;
             report.jobs_run += pass.claimed;
-            if r.invoices_created == 0 && pass.claimed == 0 {
+            // Dispatching queues jobs too (an invoice's first reminder): quiet means
+            // nothing billed, dispatched or run.
+            if r.invoices_created == 0 && pass.claimed == 0 && pass.dispatched == 0 {
                 break;
             }
         }

@@ -245,24 +245,21 @@ pub async fn reminders_of(tx: &mut Tx, org: &str) -> Result<billing::collection:
         .map_err(|e| AppError::Internal(format!("stored reminder days: {e}")))
 }
 
-/// Queues the first reminder still ahead of invoices paid by invoice: (invoice, due date,
-/// customer zone). Reminders are a chain — each one, when it runs, queues the next of the
-/// organisation's schedule — so an invoice holds one queued reminder at a time. Reminders
-/// whose moment is already past are skipped (no reminder three days before an invoice due
-/// on receipt).
-pub async fn queue_reminders(
-    tx: &mut Tx,
-    org: &str,
+/// The first reminder of an invoice paid by invoice with due date `due` (customer zone
+/// `tz`), finalized at `finalized`: the first of the organisation's schedule whose moment
+/// is later than that, as a task and its time. Reminders are a chain — each one, when it
+/// runs, queues the next of the schedule — so an invoice holds one queued reminder at a
+/// time. Reminders whose moment had passed are skipped (no reminder three days before an
+/// invoice due on receipt). Queued when `invoice.finalized` is dispatched
+/// ([`crate::events::dispatch`]) and again when the due date moves.
+pub fn first_reminder(
     reminders: &billing::collection::Reminders,
-    invoices: &[(String, NaiveDate, chrono_tz::Tz)],
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    let tasks: Vec<_> = invoices
-        .iter()
-        .filter_map(|(invoice, due, tz)| next_reminder(reminders, invoice, *due, *tz, None, now))
-        .collect();
-    crate::jobs::enqueue_at(tx, org, &tasks).await?;
-    Ok(())
+    invoice: &str,
+    due: NaiveDate,
+    tz: chrono_tz::Tz,
+    finalized: chrono::DateTime<chrono::Utc>,
+) -> Option<(crate::jobs::Task, chrono::DateTime<chrono::Utc>)> {
+    next_reminder(reminders, invoice, due, tz, None, finalized)
 }
 
 /// The first reminder of the schedule after `after` days (or the first at all) whose moment
@@ -312,14 +309,9 @@ async fn requeue_reminders(
     let tz = billing::period::parse_tz(&cus.time_zone)
         .map_err(|e| AppError::Internal(format!("customer {}: {e}", cus.id)))?;
     let reminders = reminders_of(tx, &ctx.org_id).await?;
-    queue_reminders(
-        tx,
-        &ctx.org_id,
-        &reminders,
-        &[(inv.id.clone(), due, tz)],
-        ctx.now,
-    )
-    .await
+    let first = first_reminder(&reminders, &inv.id, due, tz, ctx.now);
+    crate::jobs::enqueue_at(tx, &ctx.org_id, first.as_slice()).await?;
+    Ok(())
 }
 
 /// The `invoice_reminder` job: records `invoice.reminder` (or `invoice.overdue` after the

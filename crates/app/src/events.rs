@@ -9,6 +9,12 @@
 //!   [`template_for`]); it is rendered and sent by a `send_notification` job;
 //! - a delivery to every enabled webhook endpoint subscribed to the type, POSTed by a
 //!   `deliver_webhook` job;
+//! - for `invoice.finalized` of an invoice the customer pays by invoice, with something
+//!   due: the first `invoice_reminder` of the organisation's schedule still ahead of the
+//!   moment it was finalized (the reminders are a chain, see
+//!   [`crate::collection::first_reminder`]). Queuing it here rather than in the finalizing
+//!   transaction keeps finalization — a bill run's chunk holds the numbering lock — one
+//!   row per invoice lighter; the job's unique key (invoice, due date, days) keeps it once;
 //!
 //! in one transaction that also marks the event dispatched. Unique keys (event, template)
 //! and (endpoint, event) make a second dispatch of the same event write nothing.
@@ -341,10 +347,56 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
         )?);
     }
     store::jobs::enqueue(&mut tx, &jobs).await?;
+    queue_first_reminders(&mut tx, &events, &customers).await?;
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     store::outbox::mark_dispatched(&mut tx, &ids, now).await?;
     tx.commit().await?;
     Ok(events.len())
+}
+
+/// The first reminder of every invoice finalized among `events` that its customer pays by
+/// invoice and that has something due, measured from the moment it was finalized (the
+/// event's time — a test clock's time for an invoice on one).
+async fn queue_first_reminders(
+    tx: &mut Tx,
+    events: &[EventRow],
+    customers: &std::collections::HashMap<(String, String), store::customers::CustomerRow>,
+) -> Result<()> {
+    let mut by_org: std::collections::BTreeMap<&str, Vec<_>> = Default::default();
+    for e in events.iter().filter(|e| e.kind == "invoice.finalized") {
+        let data: Value = serde_json::from_str(&e.data)
+            .map_err(|err| AppError::Internal(format!("event {}: bad data: {err}", e.id)))?;
+        let (Some(due), Some(cus)) = (data["due_date"].as_str(), &e.customer_id) else {
+            continue;
+        };
+        if data["collection_method"] != "send_invoice" || data["amount_due"].as_i64() <= Some(0) {
+            continue;
+        }
+        let Some(c) = customers.get(&(e.org_id.clone(), cus.clone())) else {
+            continue;
+        };
+        let due = chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d")
+            .map_err(|err| AppError::Internal(format!("event {}: due_date: {err}", e.id)))?;
+        let tz = billing::period::parse_tz(&c.time_zone)
+            .map_err(|err| AppError::Internal(format!("customer {}: {err}", c.id)))?;
+        by_org.entry(e.org_id.as_str()).or_default().push((
+            e.object_id.clone(),
+            due,
+            tz,
+            e.created_at,
+        ));
+    }
+    for (org, invoices) in by_org {
+        let reminders = crate::collection::reminders_of(tx, org).await?;
+        let tasks: Vec<_> = invoices
+            .iter()
+            .filter_map(|(inv, due, tz, at)| {
+                crate::collection::first_reminder(&reminders, inv, *due, *tz, *at)
+            })
+            .collect();
+        crate::jobs::enqueue_at(tx, org, &tasks).await?;
+    }
+    Ok(())
 }
 
 /// An event as the API shows it — also the body of a webhook delivery.

@@ -452,7 +452,8 @@ pub async fn write(
 }
 
 /// The events of invoices just finalized (`invoice.finalized`, and `invoice.paid` for those
-/// with nothing due) and the reminders of those the customer pays by invoice.
+/// with nothing due). The first reminder of those the customer pays by invoice is queued
+/// when `invoice.finalized` is dispatched (`events::dispatch`).
 async fn finalized_events(
     tx: &mut Tx,
     org: &str,
@@ -461,7 +462,6 @@ async fn finalized_events(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let mut events = Vec::with_capacity(rows.len());
-    let mut remind = Vec::new();
     for (inv, row) in invs.iter().zip(rows) {
         let method = if inv.charge_automatically {
             "charge_automatically"
@@ -487,19 +487,8 @@ async fn finalized_events(
                 now,
             ));
         }
-        if let (false, Some(due), true) =
-            (inv.charge_automatically, row.due_date, row.amount_due > 0)
-        {
-            let tz = billing::period::parse_tz(&inv.time_zone)
-                .map_err(|e| AppError::Internal(format!("customer {}: {e}", inv.customer_id)))?;
-            remind.push((row.id.clone(), due, tz));
-        }
     }
     store::outbox::insert_events(tx, &events).await?;
-    if !remind.is_empty() {
-        let reminders = crate::collection::reminders_of(tx, org).await?;
-        crate::collection::queue_reminders(tx, org, &reminders, &remind, now).await?;
-    }
     Ok(())
 }
 
@@ -1178,23 +1167,6 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
             Some(&inv.customer_id),
             &inv.id,
             &data,
-        )
-        .await?;
-    }
-    if let (true, Some(due), true) = (
-        customer.collection_method == "send_invoice",
-        inv.due_date,
-        inv.amount_due > 0,
-    ) {
-        let tz = billing::period::parse_tz(&customer.time_zone)
-            .map_err(|e| AppError::Internal(format!("customer {}: {e}", customer.id)))?;
-        let reminders = crate::collection::reminders_of(&mut tx, &ctx.org_id).await?;
-        crate::collection::queue_reminders(
-            &mut tx,
-            &ctx.org_id,
-            &reminders,
-            &[(inv.id.clone(), due, tz)],
-            ctx.now,
         )
         .await?;
     }
