@@ -270,7 +270,9 @@ impl Worker {
     /// Dispatches new events (see [`crate::events`]), then claims one batch of due jobs at
     /// `now` and runs them in turn.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass> {
+        let started = std::time::Instant::now();
         let dispatched = crate::events::dispatch(&self.db, now, DISPATCH_BATCH).await?;
+        let dispatch_ms = started.elapsed().as_millis() as u64;
         let mut tx = self.db.begin().await?;
         // Charges are claimed by the thousand and run as one batch (`crate::collect`); the
         // other jobs `batch` at a time, one after another.
@@ -330,6 +332,13 @@ impl Worker {
         if !notes.is_empty() {
             self.send_notifications(notes, now, &mut pass).await?;
         }
+        tracing::debug!(
+            dispatched,
+            dispatch_ms,
+            claimed = pass.claimed,
+            ms = started.elapsed().as_millis() as u64,
+            "worker pass: events dispatched, charges and notifications done"
+        );
         jobs.extend(others.into_iter().map(|j| (j, None)));
         for (j, left) in jobs {
             // A batch runs one job after another: renew the lease of each before running it,

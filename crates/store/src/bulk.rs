@@ -155,7 +155,20 @@ pub async fn sqlite_each<T>(
 /// A row decoded from SQLite by position; declared with [`sqlite_read!`], which also gives
 /// the type its `COLUMNS` list in the same order.
 pub trait SqliteRead: Sized {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+    /// Decodes the row's columns from `*i` on, leaving `*i` after the last one read (so a
+    /// row type can be read after another's columns, as sqlx's `flatten`).
+    fn read_from(row: &rusqlite::Row<'_>, i: &mut usize) -> rusqlite::Result<Self>;
+
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Self::read_from(row, &mut 0)
+    }
+}
+
+impl SqliteRead for (String, String) {
+    fn read_from(row: &rusqlite::Row<'_>, i: &mut usize) -> rusqlite::Result<Self> {
+        *i += 2;
+        Ok((row.get(*i - 2)?, row.get(*i - 1)?))
+    }
 }
 
 /// One value decoded from SQLite as sqlx stores it.
@@ -229,9 +242,8 @@ macro_rules! sqlite_read {
             pub const COLUMNS: &'static str = concat!(stringify!($first) $(, ", ", stringify!($f))*);
         }
         impl $crate::bulk::SqliteRead for $t {
-            fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-                let mut i = 0usize;
-                let mut next = || { i += 1; i - 1 };
+            fn read_from(row: &rusqlite::Row<'_>, i: &mut usize) -> rusqlite::Result<Self> {
+                let mut next = || { *i += 1; *i - 1 };
                 Ok($t {
                     $first: $crate::bulk::Get::get(row, next())?,
                     $( $f: $crate::bulk::Get::get(row, next())?, )*
@@ -290,6 +302,62 @@ where
             .fetch_all(&mut **t)
             .await?),
         Tx::Sqlite(t) => sqlite_range_query(t, sql, r).await,
+    }
+}
+
+/// `head` `$org` `AND col IN (ids)` `tail` on either backend, as [`crate::select_in!`]
+/// (`head` ends with `org_id = `): PostgreSQL binds the ids as one array; SQLite runs IN
+/// lists of at most 1,000 on the transaction's own handle and decodes by position
+/// ([`SqliteRead`]) — for the hot batch reads, where sqlx's per-value decoding costs more
+/// than the query.
+pub async fn in_rows<R>(
+    tx: &mut Tx,
+    head: &str,
+    org: &str,
+    col: &str,
+    ids: &[String],
+    tail: &str,
+) -> Result<Vec<R>>
+where
+    R: SqliteRead + for<'a> sqlx::FromRow<'a, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match tx {
+        Tx::Pg(t) => {
+            let sql = format!("{head}$1 AND {col} = ANY($2){tail}");
+            Ok(sqlx::query_as::<_, R>(&sql)
+                .bind(org)
+                .bind(ids)
+                .fetch_all(&mut **t)
+                .await?)
+        }
+        Tx::Sqlite(t) => {
+            let mut handle = t.lock_handle().await?;
+            let raw = handle.as_raw_handle();
+            blocking(|| {
+                // SAFETY: as in `sqlite_each`.
+                let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }
+                    .map_err(sqlite_err)?;
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(1000) {
+                    let list = vec!["?"; chunk.len()].join(", ");
+                    let sql = format!("{head}? AND {col} IN ({list}){tail}");
+                    let mut st = conn.prepare(&sql).map_err(sqlite_err)?;
+                    st.raw_bind_parameter(1, org).map_err(sqlite_err)?;
+                    for (i, id) in chunk.iter().enumerate() {
+                        st.raw_bind_parameter(i + 2, id.as_str())
+                            .map_err(sqlite_err)?;
+                    }
+                    let mut rows = st.raw_query();
+                    while let Some(row) = rows.next().map_err(sqlite_err)? {
+                        out.push(R::read(row).map_err(sqlite_err)?);
+                    }
+                }
+                Ok(out)
+            })
+        }
     }
 }
 

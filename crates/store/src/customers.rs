@@ -139,15 +139,7 @@ pub async fn get_many(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<C
         return Ok(Vec::new());
     }
     let head = format!("SELECT {COLS} FROM customers WHERE org_id = ");
-    Ok(crate::select_in!(
-        tx,
-        CustomerRow,
-        head.as_str(),
-        org_id,
-        "id",
-        ids,
-        ""
-    ))
+    crate::bulk::in_rows(tx, &head, org_id, "id", ids, "").await
 }
 
 /// Locks the customer row for the rest of the transaction (PostgreSQL), so balance changes

@@ -38,10 +38,39 @@ pub struct InvoiceRow {
     pub due_date: Option<NaiveDate>,
 }
 
-const INV_COLS: &str = "id, org_id, customer_id, subscription_id, billing_reason, billing_period_start, period_start, period_end, \
-    status, currency, number, subtotal, total_discount, total_tax, total_net, total, credit_applied, credit_to_balance, \
-    amount_due, amount_paid, amount_credited, amount_remaining, tax_note, memo, created_at, finalized_at, voided_at, marked_uncollectible_at, \
-    due_date";
+crate::sqlite_read!(InvoiceRow {
+    id,
+    org_id,
+    customer_id,
+    subscription_id,
+    billing_reason,
+    billing_period_start,
+    period_start,
+    period_end,
+    status,
+    currency,
+    number,
+    subtotal,
+    total_discount,
+    total_tax,
+    total_net,
+    total,
+    credit_applied,
+    credit_to_balance,
+    amount_due,
+    amount_paid,
+    amount_credited,
+    amount_remaining,
+    tax_note,
+    memo,
+    created_at,
+    finalized_at,
+    voided_at,
+    marked_uncollectible_at,
+    due_date,
+});
+
+const INV_COLS: &str = InvoiceRow::COLUMNS;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct LineRow {

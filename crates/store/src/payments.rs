@@ -481,15 +481,15 @@ pub async fn payment_statuses_for_update(
     ids: &[String],
 ) -> Result<Vec<(String, String)>> {
     let tail = format!(" ORDER BY id{}", tx.for_update());
-    Ok(select_in!(
+    crate::bulk::in_rows(
         tx,
-        (String, String),
         "SELECT id, status FROM payments WHERE org_id = ",
         org_id,
         "id",
         ids,
-        tail.as_str()
-    ))
+        &tail,
+    )
+    .await
 }
 
 /// Writes the mutable fields of many payments (as [`update_payment`] does for one).
@@ -547,6 +547,21 @@ pub struct ChargeableRow {
     pub pending: bool,
 }
 
+impl crate::bulk::SqliteRead for ChargeableRow {
+    fn read_from(row: &rusqlite::Row<'_>, i: &mut usize) -> rusqlite::Result<Self> {
+        use crate::bulk::Get;
+        let invoice = crate::invoices::InvoiceRow::read_from(row, i)?;
+        *i += 4;
+        Ok(ChargeableRow {
+            invoice,
+            method_id: Get::get(row, *i - 4)?,
+            method_gateway: Get::get(row, *i - 3)?,
+            method_token: Get::get(row, *i - 2)?,
+            pending: Get::get(row, *i - 1)?,
+        })
+    }
+}
+
 /// The columns of `invoices::InvoiceRow`, of the invoice `i`.
 const INVOICE_COLS: &str = "i.id, i.org_id, i.customer_id, i.subscription_id, i.billing_reason, i.billing_period_start, \
     i.period_start, i.period_end, i.status, i.currency, i.number, i.subtotal, i.total_discount, i.total_tax, i.total_net, \
@@ -580,15 +595,7 @@ pub async fn chargeable_for_update(
         " AND i.status = 'open' AND i.amount_remaining > 0 ORDER BY i.id{}",
         lock_invoices(tx)
     );
-    Ok(select_in!(
-        tx,
-        ChargeableRow,
-        head.as_str(),
-        org_id,
-        "i.id",
-        ids,
-        tail.as_str()
-    ))
+    crate::bulk::in_rows(tx, &head, org_id, "i.id", ids, &tail).await
 }
 
 /// What a payment may find changed on its invoice since it was made (read again under the
@@ -607,6 +614,18 @@ pub struct PayableRow {
     pub subscription_status: Option<String>,
 }
 
+crate::sqlite_read!(PayableRow {
+    id,
+    status,
+    currency,
+    amount_paid,
+    amount_credited,
+    amount_remaining,
+    due_date,
+    collection_method,
+    subscription_status,
+});
+
 /// [`PayableRow`]s of the organisation's invoices among `ids`, locked (in id order, on
 /// PostgreSQL) for the rest of the transaction.
 pub async fn payable_for_update(
@@ -615,9 +634,8 @@ pub async fn payable_for_update(
     ids: &[String],
 ) -> Result<Vec<PayableRow>> {
     let tail = format!(" ORDER BY i.id{}", lock_invoices(tx));
-    Ok(select_in!(
+    crate::bulk::in_rows(
         tx,
-        PayableRow,
         "SELECT i.id, i.status, i.currency, i.amount_paid, i.amount_credited, i.amount_remaining, i.due_date, \
          c.collection_method, s.status AS subscription_status FROM invoices i \
          JOIN customers c ON c.id = i.customer_id \
@@ -625,8 +643,9 @@ pub async fn payable_for_update(
         org_id,
         "i.id",
         ids,
-        tail.as_str()
-    ))
+        &tail,
+    )
+    .await
 }
 
 /// Writes what payments changed on many invoices: amount paid, amount remaining, status.
