@@ -457,20 +457,19 @@ async fn record_many(
     outcomes: &[(usize, Ready, &'static str, Option<String>)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut tx = db.begin().await?;
-    for (_, r, status, error) in outcomes {
-        store::outbox::record_notification(
-            &mut tx,
-            &r.n.id,
+    let rows: Vec<store::outbox::Attempt<'_>> = outcomes
+        .iter()
+        .map(|(_, r, status, error)| store::outbox::Attempt {
+            id: &r.n.id,
             status,
-            r.n.recipient.as_deref(),
-            Some(&r.subject),
-            Some(&r.body),
-            error.as_deref(),
-            now,
-        )
-        .await?;
-    }
+            recipient: r.n.recipient.as_deref(),
+            subject: Some(&r.subject),
+            body: Some(&r.body),
+            error: error.as_deref(),
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    store::outbox::record_notifications(&mut tx, &rows, now).await?;
     tx.commit().await?;
     Ok(())
 }

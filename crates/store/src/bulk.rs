@@ -361,6 +361,35 @@ where
     }
 }
 
+/// Runs `sql` with `params` (`?1`, `?2`, …) on a SQLite transaction's own handle and
+/// decodes the rows by position ([`SqliteRead`]). Not for PostgreSQL (an error).
+pub async fn sqlite_rows<R: SqliteRead>(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[&(dyn rusqlite::ToSql + Sync)],
+) -> Result<Vec<R>> {
+    let Tx::Sqlite(t) = tx else {
+        return Err(StoreError::Corrupt("sqlite_rows on PostgreSQL".into()));
+    };
+    let mut handle = t.lock_handle().await?;
+    let raw = handle.as_raw_handle();
+    blocking(|| {
+        // SAFETY: as in `sqlite_each`.
+        let conn =
+            unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(sqlite_err)?;
+        let mut st = conn.prepare(sql).map_err(sqlite_err)?;
+        for (i, p) in params.iter().enumerate() {
+            st.raw_bind_parameter(i + 1, *p).map_err(sqlite_err)?;
+        }
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(sqlite_err)? {
+            out.push(R::read(row).map_err(sqlite_err)?);
+        }
+        Ok(out)
+    })
+}
+
 /// Runs blocking work without stalling other tasks on a multi-threaded runtime.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {

@@ -62,7 +62,7 @@ impl Db {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
+                .busy_timeout(BUSY_WAIT)
                 .foreign_keys(true)
                 // 32 MiB of page cache per connection (SQLite's default is 2 MiB): bill runs touch
                 // large indexes.
@@ -77,6 +77,7 @@ impl Db {
                 .pragma("mmap_size", "1073741824");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .after_connect(|conn, _| Box::pin(async move { poll_when_busy(conn).await }))
                 // A connection to a local file does not go stale: no ping (a round trip
                 // through the connection's worker thread) before every use.
                 .test_before_acquire(false)
@@ -200,6 +201,42 @@ impl Db {
             Db::Pg(p) => p.close().await,
         }
     }
+}
+
+/// How long a statement waits for another connection's write lock before it fails with
+/// "database is locked" (as `busy_timeout` would).
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// Replaces SQLite's `busy_timeout` handler on `conn` with one that polls every 200 µs
+/// (then every millisecond). SQLite's own backs off to 100 ms sleeps, so a writer waiting
+/// for the lock slept on long after it was free: with two job workers in one process, one
+/// batch in ten waited ≈ 1 s and the single writer sat idle meanwhile. Polling costs a
+/// wake-up per interval only while a connection waits.
+async fn poll_when_busy(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
+    fn busy(n: i32) -> bool {
+        let (fast, every) = (1_000, Duration::from_millis(1));
+        let waited =
+            Duration::from_micros(200) * n.min(fast) as u32 + every * (n - fast).max(0) as u32;
+        if waited >= BUSY_WAIT {
+            return false;
+        }
+        std::thread::sleep(if n < fast {
+            Duration::from_micros(200)
+        } else {
+            every
+        });
+        true
+    }
+    let mut handle = conn.lock_handle().await?;
+    let raw = handle.as_raw_handle();
+    // SAFETY: the locked handle keeps sqlx's worker off this connection meanwhile; the
+    // rusqlite wrapper does not own (or close) it. The handler is a plain function with no
+    // state, so it outlives nothing.
+    let c = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }
+        .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+    c.busy_handler(Some(busy))
+        .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+    Ok(())
 }
 
 async fn applied(db: &Db) -> usize {

@@ -201,8 +201,8 @@ pub async fn claim_kind(
         Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
         Tx::Sqlite(_) => "",
     };
-    // The first test repeats `jobs_ready`'s predicate, so that the planners of both
-    // backends may use that index.
+    // The first test repeats the predicate of `jobs_ready_kind` (kind, run_at), so that the
+    // planners of both backends read this kind's due jobs off it in order.
     let which = if clock.is_some() {
         "test_clock_id = $6"
     } else {

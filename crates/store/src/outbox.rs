@@ -36,6 +36,27 @@ impl crate::bulk::Row for EventRow {
 const EVENT_COLS: &str =
     "id, org_id, type, customer_id, object_id, data, created_at, dispatched_at";
 
+/// In `EVENT_COLS` order (`type` is the field `kind`).
+impl crate::bulk::SqliteRead for EventRow {
+    fn read_from(row: &rusqlite::Row<'_>, i: &mut usize) -> rusqlite::Result<Self> {
+        use crate::bulk::Get;
+        let mut next = || {
+            *i += 1;
+            *i - 1
+        };
+        Ok(EventRow {
+            id: Get::get(row, next())?,
+            org_id: Get::get(row, next())?,
+            kind: Get::get(row, next())?,
+            customer_id: Get::get(row, next())?,
+            object_id: Get::get(row, next())?,
+            data: Get::get(row, next())?,
+            created_at: Get::get(row, next())?,
+            dispatched_at: Get::get(row, next())?,
+        })
+    }
+}
+
 pub async fn insert_events(tx: &mut Tx, rows: &[EventRow]) -> Result<u64> {
     crate::bulk::insert(tx, rows).await
 }
@@ -53,7 +74,14 @@ pub async fn claim_undispatched(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>
     let sql = format!(
         "SELECT {EVENT_COLS} FROM events WHERE dispatched_at IS NULL ORDER BY created_at LIMIT $1{skip}"
     );
-    Ok(on!(tx, c => sqlx::query_as::<_, EventRow>(&sql).bind(limit).fetch_all(c).await?))
+    match tx {
+        Tx::Pg(t) => Ok(sqlx::query_as::<_, EventRow>(&sql)
+            .bind(limit)
+            .fetch_all(&mut **t)
+            .await?),
+        // Decoded by position: each event carries its JSON snapshot.
+        Tx::Sqlite(_) => crate::bulk::sqlite_rows(tx, &sql.replace("$1", "?1"), &[&limit]).await,
+    }
 }
 
 /// Marks `ids` dispatched: one prepared statement stepped per id on SQLite, one array
@@ -86,15 +114,7 @@ pub async fn mark_dispatched(tx: &mut Tx, ids: &[String], now: DateTime<Utc>) ->
 /// The events of `ids` that exist, in one statement (any order).
 pub async fn get_events(tx: &mut Tx, org_id: &str, ids: &[String]) -> Result<Vec<EventRow>> {
     let head = format!("SELECT {EVENT_COLS} FROM events WHERE org_id = ");
-    Ok(crate::select_in!(
-        tx,
-        EventRow,
-        head.as_str(),
-        org_id,
-        "id",
-        ids,
-        ""
-    ))
+    crate::bulk::in_rows(tx, &head, org_id, "id", ids, "").await
 }
 
 pub async fn get_event(tx: &mut Tx, org_id: &str, id: &str) -> Result<Option<EventRow>> {
@@ -145,9 +165,26 @@ pub struct NotificationRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-const NOTIFICATION_COLS: &str =
-    "id, org_id, customer_id, event_id, template, channel, locale, recipient, subject, \
-    body, status, attempts, last_error, created_at, updated_at, sent_at";
+crate::sqlite_read!(NotificationRow {
+    id,
+    org_id,
+    customer_id,
+    event_id,
+    template,
+    channel,
+    locale,
+    recipient,
+    subject,
+    body,
+    status,
+    attempts,
+    last_error,
+    created_at,
+    updated_at,
+    sent_at,
+});
+
+const NOTIFICATION_COLS: &str = NotificationRow::COLUMNS;
 
 impl crate::bulk::Row for NotificationRow {
     const TARGET: &'static str = "notifications (id, org_id, customer_id, event_id, template, \
@@ -170,7 +207,7 @@ pub async fn insert_notifications(tx: &mut Tx, rows: &[NotificationRow]) -> Resu
     insert_new(
         tx,
         rows,
-        "SELECT event_id, template FROM notifications WHERE org_id = ",
+        "SELECT event_id, template FROM notifications WHERE org_id || '' = ",
         |r| (&r.org_id, &r.event_id, &r.template, &r.id),
     )
     .await
@@ -208,7 +245,10 @@ async fn insert_new<R: crate::bulk::Row + Clone>(
 
 /// The (event, other key) pairs of a table for the events of `keys` ((organisation, event)),
 /// one `select_in!` per organisation; `head` selects the two columns and ends with
-/// `org_id = `.
+/// `org_id || '' = `: an expression, so that no planner answers by the table's
+/// `(org_id, …)` index — a scan of every row of the organisation — instead of the
+/// `UNIQUE (event_id, …)` one (SQLite did, on a database without statistics yet: each
+/// dispatch then read every notification ever written).
 async fn existing_pairs<'a>(
     tx: &mut Tx,
     keys: impl Iterator<Item = (&'a str, &'a str)>,
@@ -236,15 +276,7 @@ pub async fn get_notifications(
     ids: &[String],
 ) -> Result<Vec<NotificationRow>> {
     let head = format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE org_id = ");
-    Ok(crate::select_in!(
-        tx,
-        NotificationRow,
-        head.as_str(),
-        org_id,
-        "id",
-        ids,
-        ""
-    ))
+    crate::bulk::in_rows(tx, &head, org_id, "id", ids, "").await
 }
 
 pub async fn get_notification(
@@ -309,12 +341,77 @@ pub async fn record_notification(
     error: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    on!(tx, c => sqlx::query(
-        "UPDATE notifications SET status = $2, recipient = COALESCE($3, recipient), subject = COALESCE($4, subject), \
-         body = COALESCE($5, body), last_error = $6, attempts = attempts + 1, updated_at = $7, \
-         sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END WHERE id = $1")
-        .bind(id).bind(status).bind(recipient).bind(subject).bind(body).bind(error).bind(now)
-        .execute(c).await?.rows_affected());
+    record_notifications(
+        tx,
+        &[Attempt {
+            id,
+            status,
+            recipient,
+            subject,
+            body,
+            error,
+        }],
+        now,
+    )
+    .await
+}
+
+/// One send attempt's outcome, for [`record_notifications`].
+pub struct Attempt<'a> {
+    pub id: &'a str,
+    pub status: &'a str,
+    pub recipient: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub body: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+/// Records many send attempts as [`record_notification`] does for one: one array statement
+/// on PostgreSQL, one prepared statement stepped per row on SQLite.
+pub async fn record_notifications(
+    tx: &mut Tx,
+    rows: &[Attempt<'_>],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match tx {
+        Tx::Pg(t) => {
+            let col = |f: for<'b> fn(&'b Attempt<'b>) -> Option<&'b str>| -> Vec<Option<String>> {
+                rows.iter().map(|r| f(r).map(str::to_string)).collect()
+            };
+            sqlx::query(
+                "UPDATE notifications AS n SET status = u.status, recipient = COALESCE(u.recipient, n.recipient), \
+                 subject = COALESCE(u.subject, n.subject), body = COALESCE(u.body, n.body), last_error = u.error, \
+                 attempts = n.attempts + 1, updated_at = $2, \
+                 sent_at = CASE WHEN u.status = 'sent' THEN $2 ELSE n.sent_at END \
+                 FROM UNNEST($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+                      AS u(id, status, recipient, subject, body, error) \
+                 WHERE n.id = u.id",
+            )
+            .bind(rows.iter().map(|r| r.id.to_string()).collect::<Vec<_>>())
+            .bind(now)
+            .bind(rows.iter().map(|r| r.status.to_string()).collect::<Vec<_>>())
+            .bind(col(|r| r.recipient))
+            .bind(col(|r| r.subject))
+            .bind(col(|r| r.body))
+            .bind(col(|r| r.error))
+            .execute(&mut **t)
+            .await?;
+        }
+        Tx::Sqlite(_) => {
+            // (`?N`: SQLite numbers parameters by first appearance, not by `$N`.)
+            let sql = "UPDATE notifications SET status = ?2, recipient = COALESCE(?3, recipient), \
+                 subject = COALESCE(?4, subject), body = COALESCE(?5, body), last_error = ?6, \
+                 attempts = attempts + 1, updated_at = ?7, \
+                 sent_at = CASE WHEN ?2 = 'sent' THEN ?7 ELSE sent_at END WHERE id = ?1";
+            crate::bulk::sqlite_each(tx, sql, rows, |r, o| {
+                fields!(o; r.id, r.status, r.recipient, r.subject, r.body, r.error, now);
+            })
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -430,7 +527,7 @@ pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<
     insert_new(
         tx,
         rows,
-        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE org_id = ",
+        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE org_id || '' = ",
         |r| (&r.org_id, &r.event_id, &r.endpoint_id, &r.id),
     )
     .await
