@@ -127,14 +127,8 @@ pub async fn sqlite_each<T>(
     let Tx::Sqlite(t) = tx else {
         return Err(StoreError::Corrupt("sqlite_each on PostgreSQL".into()));
     };
-    let mut handle = t.lock_handle().await?;
-    let raw = handle.as_raw_handle();
-    blocking(|| {
-        // SAFETY: `handle` keeps sqlx's worker off this connection until it is dropped,
-        // after this closure; the rusqlite wrapper does not close it.
-        let conn =
-            unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(sqlite_err)?;
-        let mut st = conn.prepare(sql).map_err(sqlite_err)?;
+    on_handle(t, |conn| {
+        let mut st = conn.prepare(sql)?;
         let mut changed = 0;
         for r in rows {
             let mut b = SqliteBinder {
@@ -144,12 +138,13 @@ pub async fn sqlite_each<T>(
             };
             put(r, &mut b);
             if let Some(e) = b.err {
-                return Err(sqlite_err(e));
+                return Err(e);
             }
-            changed += st.raw_execute().map_err(sqlite_err)? as u64;
+            changed += st.raw_execute()? as u64;
         }
         Ok(changed)
     })
+    .await
 }
 
 /// A row decoded from SQLite by position; declared with [`sqlite_read!`], which also gives
@@ -261,30 +256,23 @@ async fn sqlite_range_query<R: SqliteRead>(
     r: &crate::subscriptions::DueRange,
 ) -> Result<Vec<R>> {
     let at = sqlite_timestamp(r.at);
-    let mut handle = t.lock_handle().await?;
-    let raw = handle.as_raw_handle();
-    blocking(|| {
-        // SAFETY: as in `sqlite_each`.
-        let conn =
-            unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(sqlite_err)?;
-        let mut st = conn.prepare(sql).map_err(sqlite_err)?;
+    on_handle(t, |conn| {
+        let mut st = conn.prepare(sql)?;
         for (name, value) in [
             ("$1", r.org_id.as_str()),
             ("$2", r.after.as_str()),
             ("$3", r.last.as_str()),
             ("$4", at.as_str()),
         ] {
-            if let Some(i) = st.parameter_index(name).map_err(sqlite_err)? {
-                st.raw_bind_parameter(i, value).map_err(sqlite_err)?;
+            if let Some(i) = st.parameter_index(name)? {
+                st.raw_bind_parameter(i, value)?;
             }
         }
-        let mut rows = st.raw_query();
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(sqlite_err)? {
-            out.push(R::read(row).map_err(sqlite_err)?);
-        }
+        read_rows(&mut st, &mut out)?;
         Ok(out)
     })
+    .await
 }
 
 /// The rows of a bill-run range query (`$1..$4`: the range's organisation, bounds and time)
@@ -334,29 +322,20 @@ where
                 .await?)
         }
         Tx::Sqlite(t) => {
-            let mut handle = t.lock_handle().await?;
-            let raw = handle.as_raw_handle();
-            blocking(|| {
-                // SAFETY: as in `sqlite_each`.
-                let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }
-                    .map_err(sqlite_err)?;
+            on_handle(t, |conn| {
                 let mut out = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks(1000) {
                     let list = vec!["?"; chunk.len()].join(", ");
-                    let sql = format!("{head}? AND {col} IN ({list}){tail}");
-                    let mut st = conn.prepare(&sql).map_err(sqlite_err)?;
-                    st.raw_bind_parameter(1, org).map_err(sqlite_err)?;
+                    let mut st = conn.prepare(&format!("{head}? AND {col} IN ({list}){tail}"))?;
+                    st.raw_bind_parameter(1, org)?;
                     for (i, id) in chunk.iter().enumerate() {
-                        st.raw_bind_parameter(i + 2, id.as_str())
-                            .map_err(sqlite_err)?;
+                        st.raw_bind_parameter(i + 2, id.as_str())?;
                     }
-                    let mut rows = st.raw_query();
-                    while let Some(row) = rows.next().map_err(sqlite_err)? {
-                        out.push(R::read(row).map_err(sqlite_err)?);
-                    }
+                    read_rows(&mut st, &mut out)?;
                 }
                 Ok(out)
             })
+            .await
         }
     }
 }
@@ -371,23 +350,45 @@ pub async fn sqlite_rows<R: SqliteRead>(
     let Tx::Sqlite(t) = tx else {
         return Err(StoreError::Corrupt("sqlite_rows on PostgreSQL".into()));
     };
-    let mut handle = t.lock_handle().await?;
-    let raw = handle.as_raw_handle();
-    blocking(|| {
-        // SAFETY: as in `sqlite_each`.
-        let conn =
-            unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(sqlite_err)?;
-        let mut st = conn.prepare(sql).map_err(sqlite_err)?;
+    on_handle(t, |conn| {
+        let mut st = conn.prepare(sql)?;
         for (i, p) in params.iter().enumerate() {
-            st.raw_bind_parameter(i + 1, *p).map_err(sqlite_err)?;
+            st.raw_bind_parameter(i + 1, *p)?;
         }
-        let mut rows = st.raw_query();
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(sqlite_err)? {
-            out.push(R::read(row).map_err(sqlite_err)?);
-        }
+        read_rows(&mut st, &mut out)?;
         Ok(out)
     })
+    .await
+}
+
+/// Runs `f` on a SQLite connection through rusqlite, over the very handle sqlx holds (for
+/// a transaction's connection, inside that transaction).
+pub(crate) async fn on_handle<T>(
+    c: &mut sqlx::SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<T> {
+    let mut handle = c.lock_handle().await?;
+    let raw = handle.as_raw_handle();
+    blocking(|| {
+        // SAFETY: `handle` keeps sqlx's worker off this connection until it is dropped,
+        // after this closure; the rusqlite wrapper does not close it.
+        let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
+        f(&conn)
+    })
+    .map_err(sqlite_err)
+}
+
+/// Steps a bound statement to the end, decoding each row by position into `out`.
+fn read_rows<R: SqliteRead>(
+    st: &mut rusqlite::Statement<'_>,
+    out: &mut Vec<R>,
+) -> rusqlite::Result<()> {
+    let mut rows = st.raw_query();
+    while let Some(row) = rows.next()? {
+        out.push(R::read(row)?);
+    }
+    Ok(())
 }
 
 /// Runs blocking work without stalling other tasks on a multi-threaded runtime.

@@ -209,9 +209,10 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 
 /// Replaces SQLite's `busy_timeout` handler on `conn` with one that polls every 200 µs
 /// (then every millisecond). SQLite's own backs off to 100 ms sleeps, so a writer waiting
-/// for the lock slept on long after it was free: with two job workers in one process, one
-/// batch in ten waited ≈ 1 s and the single writer sat idle meanwhile. Polling costs a
-/// wake-up per interval only while a connection waits.
+/// for the lock slept on long after it was free: with two job workers in one process, 9
+/// charge batches in 99 waited 0.1–1 s for a lock the other held for tens of milliseconds
+/// (docs/PERFORMANCE.md). Polling costs a wake-up per interval only while a connection
+/// waits.
 async fn poll_when_busy(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
     fn busy(n: i32) -> bool {
         let (fast, every) = (1_000, Duration::from_millis(1));
@@ -227,16 +228,9 @@ async fn poll_when_busy(conn: &mut sqlx::SqliteConnection) -> std::result::Resul
         });
         true
     }
-    let mut handle = conn.lock_handle().await?;
-    let raw = handle.as_raw_handle();
-    // SAFETY: the locked handle keeps sqlx's worker off this connection meanwhile; the
-    // rusqlite wrapper does not own (or close) it. The handler is a plain function with no
-    // state, so it outlives nothing.
-    let c = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }
-        .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
-    c.busy_handler(Some(busy))
-        .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
-    Ok(())
+    crate::bulk::on_handle(conn, |c| c.busy_handler(Some(busy)))
+        .await
+        .map_err(|e| sqlx::Error::Configuration(Box::new(e)))
 }
 
 async fn applied(db: &Db) -> usize {
