@@ -89,29 +89,57 @@ pub async fn claim(
     limit: i64,
     clock: Option<&str>,
 ) -> Result<Vec<JobRow>> {
-    let skip = match tx {
-        Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
-        Tx::Sqlite(_) => "",
-    };
-    // Due jobs are read off the `jobs_ready` (wall clock: the first test repeats its
-    // predicate, so both planners may use it) or `jobs_clock` partial index in `run_at`
-    // order, stopping after `limit`. (Ordering by `run_at, id` made both backends read and
-    // sort every due job for each claim: a queue of N jobs took O(N²) to drain.)
-    let which = if clock.is_some() {
+    claim_due(tx, worker, now, lease_until, None, limit, clock).await
+}
+
+/// The claim statement ($1 worker, $2 now, $3 lease end, $4 limit, $5 test clock, $6 kind
+/// when `by_kind`). Due jobs are read in `run_at` order off a partial index, stopping after
+/// `limit`: `jobs_ready_kind (kind, run_at)` for one kind, `jobs_ready (run_at)` for any,
+/// `jobs_clock` on a test clock. On the wall clock the first test repeats the indexes'
+/// predicate, so that both planners may use them. (Ordering by `run_at, id` made both
+/// backends read and sort every due job for each claim: a queue of N jobs took O(N²) to
+/// drain; claiming one kind off `jobs_ready` read past every due job of the other kinds.)
+fn claim_sql(by_kind: bool, clock: bool, skip_locked: bool) -> String {
+    let which = if clock {
         "test_clock_id = $5"
     } else {
         "status IN ('queued', 'running') AND test_clock_id IS NULL AND CAST($5 AS TEXT) IS NULL"
     };
-    let sql = format!(
+    let kind = if by_kind { " AND kind = $6" } else { "" };
+    let skip = if skip_locked {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    format!(
         "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $3, attempts = attempts + 1, updated_at = $2 \
-         WHERE id IN (SELECT id FROM jobs WHERE {which} AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2)) \
+         WHERE id IN (SELECT id FROM jobs WHERE {which}{kind} \
+                      AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2)) \
                       ORDER BY run_at LIMIT $4{skip}) \
          RETURNING {COLS}"
-    );
-    Ok(
-        on!(tx, c => sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(now).bind(lease_until).bind(limit).bind(clock)
-        .fetch_all(c).await?),
     )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn claim_due(
+    tx: &mut Tx,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    kind: Option<&str>,
+    limit: i64,
+    clock: Option<&str>,
+) -> Result<Vec<JobRow>> {
+    let sql = claim_sql(kind.is_some(), clock.is_some(), matches!(tx, Tx::Pg(_)));
+    Ok(on!(tx, c => {
+        let q = sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(now).bind(lease_until).bind(limit).bind(clock);
+        match kind {
+            Some(k) => q.bind(k),
+            None => q,
+        }
+        .fetch_all(c)
+        .await?
+    }))
 }
 
 /// Renews a worker's lease on a job before it runs it. False if the lease was lost (another
@@ -183,10 +211,8 @@ pub async fn requeue(tx: &mut Tx, org_id: &str, id: &str, now: DateTime<Utc>) ->
     Ok(n == 1)
 }
 
-/// As [`claim`], for the jobs of one `kind` only (the worker's batch of `charge_invoice`
-/// jobs). The due jobs are found through the `jobs_ready` (wall clock) or `jobs_clock`
-/// (test clock) partial index, in `run_at` order, so a claim reads about `limit` index
-/// entries however long the queue is.
+/// As [`claim`], for the jobs of one `kind` only (the worker's batches of `charge_invoice`
+/// and `send_notification` jobs), read off `jobs_ready_kind` (see `claim_sql`).
 #[allow(clippy::too_many_arguments)]
 pub async fn claim_kind(
     tx: &mut Tx,
@@ -197,28 +223,7 @@ pub async fn claim_kind(
     limit: i64,
     clock: Option<&str>,
 ) -> Result<Vec<JobRow>> {
-    let skip = match tx {
-        Tx::Pg(_) => " FOR UPDATE SKIP LOCKED",
-        Tx::Sqlite(_) => "",
-    };
-    // The first test repeats the predicate of `jobs_ready_kind` (kind, run_at), so that the
-    // planners of both backends read this kind's due jobs off it in order.
-    let which = if clock.is_some() {
-        "test_clock_id = $6"
-    } else {
-        "status IN ('queued', 'running') AND test_clock_id IS NULL AND CAST($6 AS TEXT) IS NULL"
-    };
-    let sql = format!(
-        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $3, attempts = attempts + 1, updated_at = $2 \
-         WHERE id IN (SELECT id FROM jobs WHERE {which} AND kind = $5 \
-                      AND ((status = 'queued' AND run_at <= $2) OR (status = 'running' AND locked_until < $2)) \
-                      ORDER BY run_at LIMIT $4{skip}) \
-         RETURNING {COLS}"
-    );
-    Ok(
-        on!(tx, c => sqlx::query_as::<_, JobRow>(&sql).bind(worker).bind(now).bind(lease_until).bind(limit)
-        .bind(kind).bind(clock).fetch_all(c).await?),
-    )
+    claim_due(tx, worker, now, lease_until, Some(kind), limit, clock).await
 }
 
 /// Marks the jobs the worker still holds among `ids` as succeeded (as [`finish`] does for
@@ -249,5 +254,26 @@ pub async fn finish_many(
             })
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, sqlite_plan as plan};
+    use crate::Backend;
+
+    /// A claim by kind reads that kind's due jobs off `jobs_ready_kind`, not past every due
+    /// job of other kinds off `jobs_ready`; a claim of any kind uses `jobs_ready`.
+    #[tokio::test]
+    async fn claims_read_their_partial_index() {
+        let (db, _) = testing::fresh(Backend::Sqlite).await.unwrap();
+        let by_kind = plan(&db, &claim_sql(true, false, false), 6).await;
+        assert!(by_kind.contains("jobs_ready_kind (kind=?"), "{by_kind}");
+        let any = plan(&db, &claim_sql(false, false, false), 5).await;
+        assert!(any.contains("USING INDEX jobs_ready"), "{any}");
+        assert!(!any.contains("jobs_ready_kind"), "{any}");
+        let clock = plan(&db, &claim_sql(true, true, false), 6).await;
+        assert!(clock.contains("jobs_clock"), "{clock}");
     }
 }

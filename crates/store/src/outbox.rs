@@ -80,7 +80,7 @@ pub async fn claim_undispatched(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>
             .fetch_all(&mut **t)
             .await?),
         // Decoded by position: each event carries its JSON snapshot.
-        Tx::Sqlite(_) => crate::bulk::sqlite_rows(tx, &sql.replace("$1", "?1"), &[&limit]).await,
+        Tx::Sqlite(_) => crate::bulk::sqlite_rows(tx, &sql, &[&limit]).await,
     }
 }
 
@@ -204,12 +204,9 @@ impl crate::bulk::Row for NotificationRow {
 /// on PostgreSQL, the write lock on SQLite), so nothing else adds theirs meanwhile — and if
 /// anything did, the unique key fails the whole transaction rather than doubling a row.
 pub async fn insert_notifications(tx: &mut Tx, rows: &[NotificationRow]) -> Result<Vec<String>> {
-    insert_new(
-        tx,
-        rows,
-        "SELECT event_id, template FROM notifications WHERE org_id || '' = ",
-        |r| (&r.org_id, &r.event_id, &r.template, &r.id),
-    )
+    insert_new(tx, rows, NOTIFICATION_PAIRS, |r| {
+        (&r.org_id, &r.event_id, &r.template, &r.id)
+    })
     .await
 }
 
@@ -242,6 +239,13 @@ async fn insert_new<R: crate::bulk::Row + Clone>(
     crate::bulk::insert(tx, &new).await?;
     Ok(new.iter().map(|r| keys(r).3.clone()).collect())
 }
+
+/// The (event, template) pairs of notifications, for [`existing_pairs`].
+const NOTIFICATION_PAIRS: &str =
+    "SELECT event_id, template FROM notifications WHERE org_id || '' = ";
+/// The (event, endpoint) pairs of deliveries, for [`existing_pairs`].
+const DELIVERY_PAIRS: &str =
+    "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE org_id || '' = ";
 
 /// The (event, other key) pairs of a table for the events of `keys` ((organisation, event)),
 /// one `select_in!` per organisation; `head` selects the two columns and ends with
@@ -328,34 +332,6 @@ pub async fn notifications_of_events(
     ))
 }
 
-/// Records one send attempt: what was rendered, and the outcome (`sent`, `queued` for a
-/// retry, `failed`, `skipped`).
-#[allow(clippy::too_many_arguments)]
-pub async fn record_notification(
-    tx: &mut Tx,
-    id: &str,
-    status: &str,
-    recipient: Option<&str>,
-    subject: Option<&str>,
-    body: Option<&str>,
-    error: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    record_notifications(
-        tx,
-        &[Attempt {
-            id,
-            status,
-            recipient,
-            subject,
-            body,
-            error,
-        }],
-        now,
-    )
-    .await
-}
-
 /// One send attempt's outcome, for [`record_notifications`].
 pub struct Attempt<'a> {
     pub id: &'a str,
@@ -366,8 +342,9 @@ pub struct Attempt<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Records many send attempts as [`record_notification`] does for one: one array statement
-/// on PostgreSQL, one prepared statement stepped per row on SQLite.
+/// Records send attempts: what was rendered, and the outcome (`sent`, `queued` for a
+/// retry, `failed`, `skipped`). One array statement on PostgreSQL, one prepared statement
+/// stepped per row on SQLite.
 pub async fn record_notifications(
     tx: &mut Tx,
     rows: &[Attempt<'_>],
@@ -524,12 +501,9 @@ impl crate::bulk::Row for DeliveryRow {
 /// Adds deliveries; one for an (endpoint, event) that exists (or comes twice) is skipped,
 /// as [`insert_notifications`]. Returns the ids added.
 pub async fn insert_deliveries(tx: &mut Tx, rows: &[DeliveryRow]) -> Result<Vec<String>> {
-    insert_new(
-        tx,
-        rows,
-        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE org_id || '' = ",
-        |r| (&r.org_id, &r.event_id, &r.endpoint_id, &r.id),
-    )
+    insert_new(tx, rows, DELIVERY_PAIRS, |r| {
+        (&r.org_id, &r.event_id, &r.endpoint_id, &r.id)
+    })
     .await
 }
 
@@ -613,4 +587,31 @@ pub async fn attempts(tx: &mut Tx, delivery: &str) -> Result<Vec<AttemptRow>> {
         "SELECT delivery_id, seq, attempted_at, status_code, error, response_body, duration_ms \
          FROM webhook_attempts WHERE delivery_id = $1 ORDER BY seq")
         .bind(delivery).fetch_all(c).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, sqlite_plan as plan};
+    use crate::Backend;
+
+    /// Dispatch's check for what its events already have goes by event through the unique
+    /// keys, never through the organisation's index (a scan of every row it ever wrote).
+    #[tokio::test]
+    async fn existing_pairs_are_looked_up_by_event() {
+        let (db, _) = testing::fresh(Backend::Sqlite).await.unwrap();
+        let notes = plan(
+            &db,
+            &format!("{NOTIFICATION_PAIRS}? AND event_id IN (?, ?)"),
+            3,
+        )
+        .await;
+        assert!(notes.contains("(event_id=?"), "{notes}");
+        assert!(!notes.contains("notifications_customer"), "{notes}");
+        let deliveries = plan(&db, &format!("{DELIVERY_PAIRS}? AND event_id IN (?, ?)"), 3).await;
+        assert!(
+            deliveries.contains("webhook_deliveries_event"),
+            "{deliveries}"
+        );
+    }
 }

@@ -551,13 +551,16 @@ impl crate::bulk::SqliteRead for ChargeableRow {
     fn read_from(row: &rusqlite::Row<'_>, i: &mut usize) -> rusqlite::Result<Self> {
         use crate::bulk::Get;
         let invoice = crate::invoices::InvoiceRow::read_from(row, i)?;
-        *i += 4;
+        let mut next = || {
+            *i += 1;
+            *i - 1
+        };
         Ok(ChargeableRow {
             invoice,
-            method_id: Get::get(row, *i - 4)?,
-            method_gateway: Get::get(row, *i - 3)?,
-            method_token: Get::get(row, *i - 2)?,
-            pending: Get::get(row, *i - 1)?,
+            method_id: Get::get(row, next())?,
+            method_gateway: Get::get(row, next())?,
+            method_token: Get::get(row, next())?,
+            pending: Get::get(row, next())?,
         })
     }
 }

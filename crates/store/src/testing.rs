@@ -50,3 +50,18 @@ pub async fn fresh(backend: Backend) -> Option<(Db, String)> {
         }
     }
 }
+
+/// SQLite's plan for `sql` (the detail lines of `EXPLAIN QUERY PLAN`, joined by "; "), its
+/// `n` parameters bound to NULL: for tests that a query reads the index it was written for.
+pub async fn sqlite_plan(db: &Db, sql: &str, n: usize) -> String {
+    let Db::Sqlite(pool) = db else {
+        panic!("sqlite_plan on PostgreSQL")
+    };
+    let sql = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql);
+    for _ in 0..n {
+        q = q.bind(None::<String>);
+    }
+    let rows = q.fetch_all(pool).await.expect("EXPLAIN QUERY PLAN");
+    rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+}
