@@ -45,11 +45,24 @@ use store::outbox::EventRow;
 use store::payments::{AllocationRow, ChargeableRow, PayableRow, PaymentRow};
 use store::{new_id, Db, Tx};
 
-/// `charge_invoice` jobs a worker claims per pass.
-pub const BATCH: i64 = 1000;
-
 /// Gateway calls in flight at once, for a gateway over the network.
 pub const CONCURRENCY: usize = 16;
+
+/// `charge_invoice` jobs a worker claims per pass with `gw`.
+///
+/// - The in-process sandbox answers at once, so a batch is what two write transactions
+///   hold comfortably: 2,000. On SQLite every write waits for the one writer lock, and each
+///   pass also claims, dispatches and sends; twice the old 1,000 per batch halves that
+///   per-pass share (`bench collect` on SQLite: 8,435–9,820 → 8,889–10,216 payments/s).
+/// - A remote gateway is asked [`CONCURRENCY`] at a time, so its batch is eight rounds of
+///   calls: even at a 30 s timeout per call the batch ends well inside the jobs' lease, and
+///   the worker's other jobs get their turn between batches.
+pub fn batch_size(gw: &Gateway) -> i64 {
+    match gw {
+        Gateway::Sandbox(_) => 2000,
+        Gateway::Stripe(_) => CONCURRENCY as i64 * 8,
+    }
+}
 
 /// The largest amount a payment may have (as `payments::check_amount`).
 const MAX_AMOUNT: i64 = 1_000_000_000_000;

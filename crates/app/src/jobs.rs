@@ -274,15 +274,15 @@ impl Worker {
         let dispatched = crate::events::dispatch(&self.db, now, DISPATCH_BATCH).await?;
         let dispatch_ms = started.elapsed().as_millis() as u64;
         let mut tx = self.db.begin().await?;
-        // Charges are claimed by the thousand and run as one batch (`crate::collect`); the
-        // other jobs `batch` at a time, one after another.
+        // Charges are claimed `collect::batch_size` at a time and run as one batch
+        // (`crate::collect`); the other jobs `batch` at a time, one after another.
         let mut jobs = store::jobs::claim_kind(
             &mut tx,
             &self.id,
             now,
             now + LEASE,
             "charge_invoice",
-            crate::collect::BATCH,
+            crate::collect::batch_size(&self.gateway),
             self.clock.as_deref(),
         )
         .await?;

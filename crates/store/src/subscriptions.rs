@@ -337,22 +337,28 @@ pub async fn due_chunk_end(
     at: DateTime<Utc>,
     limit: i64,
 ) -> Result<Option<String>> {
-    let sql = "SELECT MAX(id) FROM (SELECT id FROM subscriptions WHERE org_id = $1 AND id > $2 AND ended_at IS NULL \
-        AND current_period_end <= $3 ORDER BY id LIMIT $4) AS chunk";
     Ok(
-        on!(tx, c => sqlx::query_scalar::<_, Option<String>>(sql).bind(org_id).bind(after).bind(at).bind(limit).fetch_one(c).await?),
+        on!(tx, c => sqlx::query_scalar::<_, Option<String>>(CHUNK_END).bind(org_id).bind(after).bind(at).bind(limit).fetch_one(c).await?),
     )
 }
 
+/// [`due_chunk_end`]'s statement.
+const CHUNK_END: &str = "SELECT MAX(id) FROM (SELECT id FROM subscriptions WHERE org_id = $1 AND id > $2 AND ended_at IS NULL \
+    AND current_period_end <= $3 ORDER BY id LIMIT $4) AS chunk";
+
 /// The subscriptions of a range, locked if `lock`.
 pub async fn in_range(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<Vec<SubscriptionRow>> {
-    let sql = format!(
-        "SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL \
-         AND current_period_end <= $4{} ORDER BY id{}",
-        r.clock_filter(),
-        if lock { tx.for_update() } else { "" }
-    );
+    let sql = in_range_sql(r, if lock { tx.for_update() } else { "" });
     crate::bulk::range_rows(tx, &sql, r).await
+}
+
+/// [`in_range`]'s statement, `lock` its locking clause.
+fn in_range_sql(r: &DueRange, lock: &str) -> String {
+    format!(
+        "SELECT {SUB_COLS} FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL \
+         AND current_period_end <= $4{} ORDER BY id{lock}",
+        r.clock_filter(),
+    )
 }
 
 /// A fingerprint of everything a bill-run chunk is computed from that other operations may
@@ -369,8 +375,21 @@ pub async fn range_fingerprint(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<
         Tx::Pg(_) => "string_agg",
         Tx::Sqlite(_) => "group_concat",
     };
-    let lock = if lock { tx.for_update() } else { "" };
-    let sql = format!(
+    let sql = fingerprint_sql(agg, if lock { tx.for_update() } else { "" });
+    let (s, c, d): (Option<String>, Option<String>, Option<String>) =
+        on!(tx, c => bind_range!(sqlx::query_as(&sql), r).fetch_one(c).await?);
+    Ok(format!(
+        "{}\n{}\n{}",
+        s.unwrap_or_default(),
+        c.unwrap_or_default(),
+        d.unwrap_or_default()
+    ))
+}
+
+/// [`range_fingerprint`]'s statement: `agg` the backend's string aggregate, `lock` the
+/// locking clause.
+fn fingerprint_sql(agg: &str, lock: &str) -> String {
+    format!(
         "SELECT \
            (SELECT {agg}(s.id || '|' || s.updated_at || '|' || s.current_period_end, ',' ORDER BY s.id) \
               FROM (SELECT id, updated_at, current_period_end FROM subscriptions WHERE org_id = $1 AND id > $2 \
@@ -380,15 +399,7 @@ pub async fn range_fingerprint(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<
                     AND id IN ({DUE_CUSTOMERS}){lock}) c), \
            (SELECT {agg}(d.id || '|' || d.invoices_applied, ',' ORDER BY d.id) FROM discounts d \
               WHERE d.ended_at IS NULL AND d.org_id = $1 AND d.customer_id IN ({DUE_CUSTOMERS}))"
-    );
-    let (s, c, d): (Option<String>, Option<String>, Option<String>) =
-        on!(tx, c => bind_range!(sqlx::query_as(&sql), r).fetch_one(c).await?);
-    Ok(format!(
-        "{}\n{}\n{}",
-        s.unwrap_or_default(),
-        c.unwrap_or_default(),
-        d.unwrap_or_default()
-    ))
+    )
 }
 
 /// Live items of a range's subscriptions, ordered by subscription then id.
@@ -415,4 +426,68 @@ pub async fn set_status(
         "UPDATE subscriptions SET status = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND ended_at IS NULL")
         .bind(org_id).bind(id).bind(status).bind(now).execute(c).await?.rows_affected());
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{self, pg_plan, pg_scans_of, Param};
+    use crate::Backend;
+
+    /// On PostgreSQL, each read of a bill-run range scans subscriptions by the range's ids.
+    /// Off `(org_id, current_period_end)` (the old `subscriptions_due`) the planner filtered
+    /// every still-due subscription of the organisation by id, once per chunk. A fresh
+    /// schema has no statistics, as a table right after a large import.
+    #[tokio::test]
+    async fn due_ranges_scan_subscriptions_by_id_on_postgres() {
+        let Some((db, _)) = testing::fresh(Backend::Postgres).await else {
+            return;
+        };
+        let r = DueRange {
+            org_id: "org_a".into(),
+            after: "sub_a".into(),
+            last: "sub_b".into(),
+            at: chrono::Utc::now(),
+            clock: None,
+        };
+        let range = || {
+            vec![
+                Param::Text("org_a"),
+                Param::Text("sub_a"),
+                Param::Text("sub_b"),
+                Param::Time(r.at),
+            ]
+        };
+        let chunk_end = vec![
+            Param::Text("org_a"),
+            Param::Text("sub_a"),
+            Param::Time(r.at),
+            Param::Int(5000),
+        ];
+        let statements = [
+            ("in_range", in_range_sql(&r, " FOR UPDATE"), range()),
+            (
+                "fingerprint",
+                fingerprint_sql("string_agg", " FOR UPDATE"),
+                range(),
+            ),
+            ("DUE_IDS", DUE_IDS.to_string(), range()),
+            ("DUE_CUSTOMERS", DUE_CUSTOMERS.to_string(), range()),
+            ("due_chunk_end", CHUNK_END.to_string(), chunk_end),
+        ];
+        for (name, sql, params) in statements {
+            let plan = pg_plan(&db, &sql, &params).await;
+            let scans = pg_scans_of(&plan, "subscriptions");
+            assert!(
+                !scans.is_empty(),
+                "{name}: no scan of subscriptions in {plan}"
+            );
+            for (node, cond) in scans {
+                assert!(
+                    cond.contains("(id > 'sub_a'::text)"),
+                    "{name}: {node} of subscriptions not bounded by id (index cond {cond:?})"
+                );
+            }
+        }
+    }
 }

@@ -65,3 +65,53 @@ pub async fn sqlite_plan(db: &Db, sql: &str, n: usize) -> String {
     let rows = q.fetch_all(pool).await.expect("EXPLAIN QUERY PLAN");
     rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
 }
+
+/// A parameter of [`pg_plan`].
+pub enum Param {
+    Text(&'static str),
+    Time(chrono::DateTime<chrono::Utc>),
+    Int(i64),
+}
+
+/// PostgreSQL's plan for `sql` with `params` bound (`EXPLAIN (FORMAT JSON)`, so a custom
+/// plan for these values): the tree under "Plan". For tests that a query reads the index
+/// it was written for.
+pub async fn pg_plan(db: &Db, sql: &str, params: &[Param]) -> serde_json::Value {
+    let Db::Pg(pool) = db else {
+        panic!("pg_plan on SQLite")
+    };
+    let sql = format!("EXPLAIN (FORMAT JSON) {sql}");
+    let mut q = sqlx::query_scalar::<_, serde_json::Value>(&sql);
+    for p in params {
+        q = match p {
+            Param::Text(v) => q.bind(*v),
+            Param::Time(v) => q.bind(*v),
+            Param::Int(v) => q.bind(*v),
+        };
+    }
+    let mut out = q.fetch_one(pool).await.expect("EXPLAIN (FORMAT JSON)");
+    out[0]["Plan"].take()
+}
+
+/// Every node of a [`pg_plan`] tree that reads `table`, each with the index conditions of
+/// it and of the nodes under it ("" where it has none: a sequential scan).
+pub fn pg_scans_of(plan: &serde_json::Value, table: &str) -> Vec<(String, String)> {
+    fn conds(n: &serde_json::Value) -> String {
+        let own = n["Index Cond"].as_str().unwrap_or("").to_string();
+        let below = n["Plans"].as_array().into_iter().flatten().map(conds);
+        std::iter::once(own)
+            .chain(below)
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![plan];
+    while let Some(n) = stack.pop() {
+        if n["Relation Name"].as_str() == Some(table) {
+            out.push((n["Node Type"].as_str().unwrap_or("").to_string(), conds(n)));
+        }
+        stack.extend(n["Plans"].as_array().into_iter().flatten());
+    }
+    out
+}
