@@ -496,7 +496,7 @@ async fn apply_org(
                     "invoice.paid",
                     Some(&inv.customer_id),
                     &inv.id,
-                    &crate::events::invoice_data(&inv, &collection_method),
+                    &crate::events::InvoiceSnapshot::of(&inv, &collection_method),
                     now,
                 ));
                 w.allocations.push(AllocationRow {
@@ -531,7 +531,7 @@ async fn apply_org(
                     "payment.succeeded",
                     Some(&pay.customer_id),
                     &pay.id,
-                    &crate::events::payment_data(&pay),
+                    &crate::events::PaymentSnapshot::of(&pay),
                     now,
                 ));
                 // Past_due (or unpaid): a reactivation job, as `payments::apply` queues.
@@ -597,7 +597,7 @@ fn declined(
         "payment.failed",
         Some(&pay.customer_id),
         &pay.id,
-        &crate::events::payment_data(&pay),
+        &crate::events::PaymentSnapshot::of(&pay),
         now,
     ));
     w.payments.push(pay);

@@ -60,7 +60,7 @@ pub fn row(
     kind: &'static str,
     customer: Option<&str>,
     object_id: &str,
-    data: &Value,
+    data: &impl Serialize,
     now: DateTime<Utc>,
 ) -> EventRow {
     debug_assert!(TYPES.contains(&kind), "unknown event type {kind}");
@@ -70,7 +70,8 @@ pub fn row(
         kind: kind.to_string(),
         customer_id: customer.map(str::to_string),
         object_id: object_id.to_string(),
-        data: data.to_string(),
+        // Snapshots are plain values and maps with text keys: they always serialize.
+        data: serde_json::to_string(data).expect("event data serializes"),
         created_at: now,
         dispatched_at: None,
     }
@@ -93,25 +94,60 @@ pub async fn emit(
     Ok(())
 }
 
-/// The snapshot of an invoice in its events. `collection_method` is the customer's.
+/// The snapshot of an invoice in its events. The bulk paths (the bill run, batch charging)
+/// write it as it is; [`invoice_data`] gives it as a `Value` for callers that add to it.
+/// Fields are in name order, so both forms are the same text (serde_json's maps are
+/// sorted): the same shape whichever path wrote the event.
+#[derive(Debug, Serialize)]
+pub struct InvoiceSnapshot<'a> {
+    amount_due: i64,
+    amount_paid: i64,
+    amount_remaining: i64,
+    collection_method: &'a str,
+    currency: &'a str,
+    customer: &'a str,
+    due_date: Option<chrono::NaiveDate>,
+    id: &'a str,
+    number: Option<&'a str>,
+    object: &'static str,
+    period_end: Option<DateTime<Utc>>,
+    period_start: Option<DateTime<Utc>>,
+    status: &'a str,
+    subscription: Option<&'a str>,
+    total: i64,
+}
+
+impl<'a> InvoiceSnapshot<'a> {
+    /// `collection_method` is the customer's.
+    pub fn of(inv: &'a InvoiceRow, collection_method: &'a str) -> InvoiceSnapshot<'a> {
+        InvoiceSnapshot {
+            amount_due: inv.amount_due,
+            amount_paid: inv.amount_paid,
+            amount_remaining: inv.amount_remaining,
+            collection_method,
+            currency: &inv.currency,
+            customer: &inv.customer_id,
+            due_date: inv.due_date,
+            id: &inv.id,
+            number: inv.number.as_deref(),
+            object: "invoice",
+            period_end: inv.period_end,
+            period_start: inv.period_start,
+            status: &inv.status,
+            subscription: inv.subscription_id.as_deref(),
+            total: inv.total,
+        }
+    }
+}
+
+/// [`InvoiceSnapshot`] as a `Value`. `collection_method` is the customer's.
 pub fn invoice_data(inv: &InvoiceRow, collection_method: &str) -> Value {
-    json!({
-        "object": "invoice",
-        "id": inv.id,
-        "number": inv.number,
-        "customer": inv.customer_id,
-        "subscription": inv.subscription_id,
-        "status": inv.status,
-        "currency": inv.currency,
-        "total": inv.total,
-        "amount_due": inv.amount_due,
-        "amount_paid": inv.amount_paid,
-        "amount_remaining": inv.amount_remaining,
-        "period_start": inv.period_start,
-        "period_end": inv.period_end,
-        "due_date": inv.due_date,
-        "collection_method": collection_method,
-    })
+    to_value(&InvoiceSnapshot::of(inv, collection_method))
+}
+
+/// A snapshot as a `Value`.
+fn to_value(snapshot: &impl Serialize) -> Value {
+    serde_json::to_value(snapshot).expect("snapshots serialize")
 }
 
 /// Records an invoice event, with the customer's collection method in its snapshot.
@@ -136,21 +172,43 @@ pub async fn emit_invoice(
     .await
 }
 
-/// The snapshot of a payment in its events.
+/// The snapshot of a payment in its events; fields in name order as [`InvoiceSnapshot`]'s.
+#[derive(Debug, Serialize)]
+pub struct PaymentSnapshot<'a> {
+    amount: i64,
+    amount_applied: i64,
+    currency: &'a str,
+    customer: &'a str,
+    failure_code: Option<&'a str>,
+    failure_message: Option<&'a str>,
+    id: &'a str,
+    invoice: Option<&'a str>,
+    method: &'a str,
+    object: &'static str,
+    status: &'a str,
+}
+
+impl<'a> PaymentSnapshot<'a> {
+    pub fn of(p: &'a PaymentRow) -> PaymentSnapshot<'a> {
+        PaymentSnapshot {
+            amount: p.amount,
+            amount_applied: p.amount_applied,
+            currency: &p.currency,
+            customer: &p.customer_id,
+            failure_code: p.failure_code.as_deref(),
+            failure_message: p.failure_message.as_deref(),
+            id: &p.id,
+            invoice: p.invoice_id.as_deref(),
+            method: &p.method,
+            object: "payment",
+            status: &p.status,
+        }
+    }
+}
+
+/// [`PaymentSnapshot`] as a `Value`.
 pub fn payment_data(p: &PaymentRow) -> Value {
-    json!({
-        "object": "payment",
-        "id": p.id,
-        "customer": p.customer_id,
-        "invoice": p.invoice_id,
-        "status": p.status,
-        "method": p.method,
-        "currency": p.currency,
-        "amount": p.amount,
-        "amount_applied": p.amount_applied,
-        "failure_code": p.failure_code,
-        "failure_message": p.failure_message,
-    })
+    to_value(&PaymentSnapshot::of(p))
 }
 
 /// The snapshot of a subscription in its events.
@@ -576,4 +634,73 @@ pub(crate) async fn timeline_in(
     };
     entries.sort_by_key(|e| std::cmp::Reverse(key(&e.id)));
     Ok(Page::from_rows(entries, limit))
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// The typed snapshots the bulk paths write are the same text as their `Value` forms,
+    /// which every other path writes: a field out of name order fails this.
+    #[test]
+    fn typed_snapshots_are_the_value_text() {
+        let t = Utc.with_ymd_and_hms(2026, 3, 1, 5, 0, 0).unwrap();
+        let inv = InvoiceRow {
+            id: "inv_1".into(),
+            org_id: "org_1".into(),
+            customer_id: "cus_1".into(),
+            subscription_id: Some("sub_1".into()),
+            billing_reason: "subscription_cycle".into(),
+            billing_period_start: Some(t),
+            period_start: Some(t),
+            period_end: Some(t + chrono::Duration::days(31)),
+            status: "open".into(),
+            currency: "eur".into(),
+            number: Some("INV-2026-000001".into()),
+            subtotal: 1000,
+            total_discount: 0,
+            total_tax: 190,
+            total_net: 1000,
+            total: 1190,
+            credit_applied: 0,
+            credit_to_balance: 0,
+            amount_due: 1190,
+            amount_paid: 0,
+            amount_credited: 0,
+            amount_remaining: 1190,
+            tax_note: None,
+            memo: None,
+            created_at: t,
+            finalized_at: Some(t),
+            voided_at: None,
+            marked_uncollectible_at: None,
+            due_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 15),
+        };
+        let typed = serde_json::to_string(&InvoiceSnapshot::of(&inv, "send_invoice")).unwrap();
+        assert_eq!(typed, invoice_data(&inv, "send_invoice").to_string());
+        assert!(typed.contains(r#""number":"INV-2026-000001""#), "{typed}");
+        let pay = PaymentRow {
+            id: "pay_1".into(),
+            org_id: "org_1".into(),
+            customer_id: "cus_1".into(),
+            payment_method_id: Some("pm_1".into()),
+            method: "card".into(),
+            status: "failed".into(),
+            currency: "eur".into(),
+            amount: 1190,
+            amount_applied: 0,
+            amount_refunded: 0,
+            invoice_id: Some("inv_1".into()),
+            gateway: Some("sandbox".into()),
+            gateway_reference: None,
+            reference: None,
+            failure_code: Some("card_declined".into()),
+            failure_message: Some("Your card was declined.".into()),
+            created_at: t,
+            updated_at: t,
+        };
+        let typed = serde_json::to_string(&PaymentSnapshot::of(&pay)).unwrap();
+        assert_eq!(typed, payment_data(&pay).to_string());
+    }
 }

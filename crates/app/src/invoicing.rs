@@ -468,7 +468,7 @@ async fn finalized_events(
         } else {
             "send_invoice"
         };
-        let data = crate::events::invoice_data(row, method);
+        let data = crate::events::InvoiceSnapshot::of(row, method);
         events.push(crate::events::row(
             org,
             "invoice.finalized",
