@@ -263,6 +263,72 @@ mod tests {
     use crate::testing::{self, sqlite_plan as plan};
     use crate::Backend;
 
+    /// A batch finish marks only the jobs the worker still holds: a job whose lease ran out
+    /// and that another worker claimed is not marked, stays that worker's, and is counted
+    /// out of the number returned (the callers report it as lost).
+    #[tokio::test]
+    async fn a_batch_finish_leaves_the_jobs_whose_lease_was_lost() {
+        use chrono::{Duration, TimeZone};
+        let kind = "send_notification";
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let Some((db, _)) = testing::fresh(backend).await else {
+                continue;
+            };
+            let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 6, 0, 0).unwrap();
+            let rows: Vec<JobRow> = (0..3)
+                .map(|i| JobRow {
+                    id: format!("job_{i}"),
+                    org_id: "org_a".into(),
+                    kind: kind.into(),
+                    payload: "{}".into(),
+                    dedupe_key: format!("key_{i}"),
+                    status: "queued".into(),
+                    attempts: 0,
+                    max_attempts: 5,
+                    run_at: t0 + Duration::seconds(i),
+                    locked_by: None,
+                    locked_until: None,
+                    last_error: None,
+                    created_at: t0,
+                    updated_at: t0,
+                    finished_at: None,
+                    test_clock_id: None,
+                })
+                .collect();
+            let at = |minutes| t0 + Duration::minutes(minutes);
+            let mut tx = db.begin().await.unwrap();
+            enqueue(&mut tx, &rows).await.unwrap();
+            let a = claim_kind(&mut tx, "worker_a", at(1), at(2), kind, 10, None)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(a.len(), 3, "{backend:?}");
+            // Worker a's lease ends at minute 2; worker b takes the oldest job at minute 3.
+            let mut tx = db.begin().await.unwrap();
+            let b = claim_kind(&mut tx, "worker_b", at(3), at(8), kind, 1, None)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(b.len(), 1, "{backend:?}");
+            assert_eq!(b[0].id, "job_0", "{backend:?}");
+
+            let mut tx = db.begin().await.unwrap();
+            let ids: Vec<String> = a.iter().map(|j| j.id.clone()).collect();
+            let marked = finish_many(&mut tx, &ids, "worker_a", at(4)).await.unwrap();
+            assert_eq!(marked, 2, "{backend:?}: one of three was lost");
+            let taken = get(&mut tx, "org_a", "job_0").await.unwrap().unwrap();
+            assert_eq!(taken.status, "running", "{backend:?}");
+            assert_eq!(taken.locked_by.as_deref(), Some("worker_b"), "{backend:?}");
+            for id in ["job_1", "job_2"] {
+                let done = get(&mut tx, "org_a", id).await.unwrap().unwrap();
+                assert_eq!(done.status, "succeeded", "{backend:?} {id}");
+                assert_eq!(done.finished_at, Some(at(4)), "{backend:?} {id}");
+                assert_eq!(done.locked_by, None, "{backend:?} {id}");
+            }
+            tx.commit().await.unwrap();
+        }
+    }
+
     /// A claim by kind reads that kind's due jobs off `jobs_ready_kind`, not past every due
     /// job of other kinds off `jobs_ready`; a claim of any kind uses `jobs_ready`.
     #[tokio::test]
