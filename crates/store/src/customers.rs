@@ -245,9 +245,10 @@ pub async fn delete_contact(tx: &mut Tx, org_id: &str, customer_id: &str, id: &s
 
 /// The customers of a bill-run range.
 pub async fn in_range(tx: &mut Tx, r: &crate::subscriptions::DueRange) -> Result<Vec<CustomerRow>> {
+    use crate::subscriptions::{among, DUE_CUSTOMERS};
     let sql = format!(
-        "SELECT {COLS} FROM customers WHERE org_id = $1 AND id IN ({}) ORDER BY id",
-        crate::subscriptions::DUE_CUSTOMERS
+        "SELECT {COLS} FROM customers WHERE org_id = $1 AND {} ORDER BY id",
+        among(tx.backend(), "id", DUE_CUSTOMERS)
     );
     crate::bulk::range_rows(tx, &sql, r).await
 }
@@ -257,7 +258,11 @@ pub async fn range_eu_vat_ids(
     tx: &mut Tx,
     r: &crate::subscriptions::DueRange,
 ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-    let sql = format!("SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = $1 AND customer_id IN ({})", crate::subscriptions::DUE_CUSTOMERS);
+    use crate::subscriptions::{among, DUE_CUSTOMERS};
+    let sql = format!(
+        "SELECT customer_id, value FROM customer_tax_ids WHERE kind = 'eu_vat' AND org_id = $1 AND {}",
+        among(tx.backend(), "customer_id", DUE_CUSTOMERS)
+    );
     let rows: Vec<(String, String)> = on!(tx, c => bind_range!(sqlx::query_as::<_, (String, String)>(&sql), r).fetch_all(c).await?);
     let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (c, v) in rows {

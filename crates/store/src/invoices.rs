@@ -401,9 +401,10 @@ pub async fn range_existing_periods(
     r: &crate::subscriptions::DueRange,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>> {
+    use crate::subscriptions::{among, DUE_IDS};
     let sql = format!(
-        "SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start >= $5 AND subscription_id IN ({})",
-        crate::subscriptions::DUE_IDS
+        "SELECT subscription_id, billing_period_start FROM invoices WHERE billing_period_start >= $5 AND {}",
+        among(tx.backend(), "subscription_id", DUE_IDS)
     );
     Ok(
         on!(tx, c => bind_range!(sqlx::query_as::<_, (String, DateTime<Utc>)>(&sql), r).bind(since).fetch_all(c).await?),

@@ -1,6 +1,6 @@
 //! Subscriptions, their items and the discounts attached to customers and subscriptions.
 
-use crate::{Result, Tx};
+use crate::{Backend, Result, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -329,6 +329,20 @@ pub const DUE_IDS: &str = "SELECT id FROM subscriptions WHERE org_id = $1 AND id
 /// The customers of a [`DueRange`], as a subquery over `$1..$4`.
 pub const DUE_CUSTOMERS: &str = "SELECT customer_id FROM subscriptions WHERE org_id = $1 AND id > $2 AND id <= $3 AND ended_at IS NULL AND current_period_end <= $4";
 
+/// `col` is among the rows of `sub` (a subquery over the range: [`DUE_IDS`],
+/// [`DUE_CUSTOMERS`]), written so that each planner reads the outer table by index:
+/// SQLite `col IN (sub)`; PostgreSQL `col = ANY(ARRAY(sub))`. Once the tables had
+/// statistics, PostgreSQL planned `IN (sub)` as a hash join over a sequential scan of the
+/// whole outer table — customers and subscription items 42 ms a chunk at 100,000 rows
+/// (12 ms by index), growing with the table, once per chunk. An array built by a subquery
+/// can only be probed through an index.
+pub fn among(backend: Backend, col: &str, sub: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("{col} = ANY(ARRAY({sub}))"),
+        Backend::Sqlite => format!("{col} IN ({sub})"),
+    }
+}
+
 /// The last id of the next chunk of at most `limit` due subscriptions after `after`.
 pub async fn due_chunk_end(
     tx: &mut Tx,
@@ -371,11 +385,7 @@ fn in_range_sql(r: &DueRange, lock: &str) -> String {
 /// The reader must take it in the same snapshot as the rows it computed from
 /// ([`crate::Db::read`] is `REPEATABLE READ` on PostgreSQL).
 pub async fn range_fingerprint(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<String> {
-    let agg = match tx {
-        Tx::Pg(_) => "string_agg",
-        Tx::Sqlite(_) => "group_concat",
-    };
-    let sql = fingerprint_sql(agg, if lock { tx.for_update() } else { "" });
+    let sql = fingerprint_sql(tx.backend(), if lock { tx.for_update() } else { "" });
     let (s, c, d): (Option<String>, Option<String>, Option<String>) =
         on!(tx, c => bind_range!(sqlx::query_as(&sql), r).fetch_one(c).await?);
     Ok(format!(
@@ -386,9 +396,14 @@ pub async fn range_fingerprint(tx: &mut Tx, r: &DueRange, lock: bool) -> Result<
     ))
 }
 
-/// [`range_fingerprint`]'s statement: `agg` the backend's string aggregate, `lock` the
-/// locking clause.
-fn fingerprint_sql(agg: &str, lock: &str) -> String {
+/// [`range_fingerprint`]'s statement on `backend`, `lock` the locking clause.
+fn fingerprint_sql(backend: Backend, lock: &str) -> String {
+    let agg = match backend {
+        Backend::Postgres => "string_agg",
+        Backend::Sqlite => "group_concat",
+    };
+    let customers = among(backend, "id", DUE_CUSTOMERS);
+    let discounted = among(backend, "d.customer_id", DUE_CUSTOMERS);
     format!(
         "SELECT \
            (SELECT {agg}(s.id || '|' || s.updated_at || '|' || s.current_period_end, ',' ORDER BY s.id) \
@@ -396,21 +411,29 @@ fn fingerprint_sql(agg: &str, lock: &str) -> String {
                     AND id <= $3 AND ended_at IS NULL AND current_period_end <= $4{lock}) s), \
            (SELECT {agg}(c.id || '|' || c.credit_balance || '|' || c.updated_at, ',' ORDER BY c.id) \
               FROM (SELECT id, credit_balance, updated_at FROM customers WHERE org_id = $1 \
-                    AND id IN ({DUE_CUSTOMERS}){lock}) c), \
+                    AND {customers}{lock}) c), \
            (SELECT {agg}(d.id || '|' || d.invoices_applied, ',' ORDER BY d.id) FROM discounts d \
-              WHERE d.ended_at IS NULL AND d.org_id = $1 AND d.customer_id IN ({DUE_CUSTOMERS}))"
+              WHERE d.ended_at IS NULL AND d.org_id = $1 AND {discounted})"
     )
 }
 
 /// Live items of a range's subscriptions, ordered by subscription then id.
 pub async fn items_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<ItemRow>> {
-    let sql = format!("SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = $1 AND subscription_id IN ({DUE_IDS}) ORDER BY subscription_id, id");
+    let sql = format!(
+        "SELECT {ITEM_COLS} FROM subscription_items WHERE deleted_at IS NULL AND org_id = $1 AND {} \
+         ORDER BY subscription_id, id",
+        among(tx.backend(), "subscription_id", DUE_IDS)
+    );
     crate::bulk::range_rows(tx, &sql, r).await
 }
 
 /// Live discounts of a range's customers.
 pub async fn discounts_in_range(tx: &mut Tx, r: &DueRange) -> Result<Vec<DiscountRow>> {
-    let sql = format!("SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND customer_id IN ({DUE_CUSTOMERS}) ORDER BY id");
+    let sql = format!(
+        "SELECT id, org_id, customer_id, subscription_id, coupon_id, invoices_applied, created_at, ended_at \
+         FROM discounts WHERE ended_at IS NULL AND org_id = $1 AND {} ORDER BY id",
+        among(tx.backend(), "customer_id", DUE_CUSTOMERS)
+    );
     Ok(on!(tx, c => bind_range!(sqlx::query_as::<_, DiscountRow>(&sql), r).fetch_all(c).await?))
 }
 
@@ -468,7 +491,7 @@ mod tests {
             ("in_range", in_range_sql(&r, " FOR UPDATE"), range()),
             (
                 "fingerprint",
-                fingerprint_sql("string_agg", " FOR UPDATE"),
+                fingerprint_sql(Backend::Postgres, " FOR UPDATE"),
                 range(),
             ),
             ("DUE_IDS", DUE_IDS.to_string(), range()),
