@@ -40,6 +40,11 @@ pub enum Which {
     BillRun {
         #[arg(long, default_value_t = 100_000)]
         subscriptions: usize,
+        /// Gather the planner's statistics (`ANALYZE`) once the data is built, as a
+        /// database in service has them. Without it the run starts on tables with none, as
+        /// right after a large import.
+        #[arg(long)]
+        analyze: bool,
     },
     /// Inbound email throughput: N raw emails parsed, threaded, matched to customers and
     /// stored, with their acknowledgements queued.
@@ -76,7 +81,10 @@ pub enum Which {
 
 pub async fn run(url: &str, which: Which) -> Result<()> {
     match which {
-        Which::BillRun { subscriptions } => bill_run(url, subscriptions).await,
+        Which::BillRun {
+            subscriptions,
+            analyze,
+        } => bill_run(url, subscriptions, analyze).await,
         Which::Collect { invoices, workers } => collect(url, invoices, workers).await,
         Which::Desk { emails } => desk(url, emails).await,
         Which::Pages {
@@ -342,7 +350,7 @@ async fn build(db: &Db, n: usize, collection_method: &str) -> Result<String> {
     Ok(org_id)
 }
 
-async fn bill_run(url: &str, n: usize) -> Result<()> {
+async fn bill_run(url: &str, n: usize, analyze: bool) -> Result<()> {
     if n == 0 {
         bail!("--subscriptions must be at least 1");
     }
@@ -353,6 +361,13 @@ async fn bill_run(url: &str, n: usize) -> Result<()> {
     };
     eprintln!("bench bill-run: {n} subscriptions on {backend}");
     build(&db, n, "send_invoice").await?;
+    if analyze {
+        let started = Instant::now();
+        let mut tx = db.begin().await?;
+        store::bench::analyze(&mut tx).await?;
+        tx.commit().await?;
+        eprintln!("gathered statistics (ANALYZE) in {:.2?}", started.elapsed());
+    }
 
     let at = t(2026, 2, 1) + chrono::Duration::hours(12);
     let started = Instant::now();
