@@ -76,6 +76,10 @@ pub enum Which {
         /// Workers running at once.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Gather the planner's statistics (`ANALYZE`) once the invoices are finalized,
+        /// before the charging (as `bill-run --analyze`).
+        #[arg(long)]
+        analyze: bool,
     },
 }
 
@@ -85,7 +89,11 @@ pub async fn run(url: &str, which: Which) -> Result<()> {
             subscriptions,
             analyze,
         } => bill_run(url, subscriptions, analyze).await,
-        Which::Collect { invoices, workers } => collect(url, invoices, workers).await,
+        Which::Collect {
+            invoices,
+            workers,
+            analyze,
+        } => collect(url, invoices, workers, analyze).await,
         Which::Desk { emails } => desk(url, emails).await,
         Which::Pages {
             customers,
@@ -350,6 +358,16 @@ async fn build(db: &Db, n: usize, collection_method: &str) -> Result<String> {
     Ok(org_id)
 }
 
+/// `--analyze`: the planner's statistics on the scratch data, timed.
+async fn gather_statistics(db: &Db) -> Result<()> {
+    let started = Instant::now();
+    let mut tx = db.begin().await?;
+    store::bench::analyze(&mut tx).await?;
+    tx.commit().await?;
+    eprintln!("gathered statistics (ANALYZE) in {:.2?}", started.elapsed());
+    Ok(())
+}
+
 async fn bill_run(url: &str, n: usize, analyze: bool) -> Result<()> {
     if n == 0 {
         bail!("--subscriptions must be at least 1");
@@ -362,11 +380,7 @@ async fn bill_run(url: &str, n: usize, analyze: bool) -> Result<()> {
     eprintln!("bench bill-run: {n} subscriptions on {backend}");
     build(&db, n, "send_invoice").await?;
     if analyze {
-        let started = Instant::now();
-        let mut tx = db.begin().await?;
-        store::bench::analyze(&mut tx).await?;
-        tx.commit().await?;
-        eprintln!("gathered statistics (ANALYZE) in {:.2?}", started.elapsed());
+        gather_statistics(&db).await?;
     }
 
     let at = t(2026, 2, 1) + chrono::Duration::hours(12);
@@ -418,7 +432,7 @@ async fn bill_run(url: &str, n: usize, analyze: bool) -> Result<()> {
     Ok(())
 }
 
-async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
+async fn collect(url: &str, n: usize, workers: usize, analyze: bool) -> Result<()> {
     if n == 0 || workers == 0 {
         bail!("--invoices and --workers must be at least 1");
     }
@@ -440,6 +454,9 @@ async fn collect(url: &str, n: usize, workers: usize) -> Result<()> {
         "{} invoices finalized and queued for charging",
         report.invoices_created
     );
+    if analyze {
+        gather_statistics(&db).await?;
+    }
 
     let gateway = gateway::Gateway::Sandbox(gateway::Sandbox::new());
     let started = Instant::now();
