@@ -84,7 +84,7 @@ pub async fn emit(
     kind: &'static str,
     customer: Option<&str>,
     object_id: &str,
-    data: &Value,
+    data: &impl Serialize,
 ) -> Result<()> {
     store::outbox::insert_events(
         tx,
@@ -94,8 +94,8 @@ pub async fn emit(
     Ok(())
 }
 
-/// The snapshot of an invoice in its events. The bulk paths (the bill run, batch charging)
-/// write it as it is; [`invoice_data`] gives it as a `Value` for callers that add to it.
+/// The snapshot of an invoice in its events, written to text as it is; [`invoice_data`]
+/// gives it as a `Value` for callers that add to it (the reminders' `days_until_due`).
 /// Fields are in name order, so both forms are the same text (serde_json's maps are
 /// sorted): the same shape whichever path wrote the event.
 #[derive(Debug, Serialize)]
@@ -167,7 +167,7 @@ pub async fn emit_invoice(
         kind,
         Some(&inv.customer_id),
         &inv.id,
-        &invoice_data(inv, &method),
+        &InvoiceSnapshot::of(inv, &method),
     )
     .await
 }
@@ -204,11 +204,6 @@ impl<'a> PaymentSnapshot<'a> {
             status: &p.status,
         }
     }
-}
-
-/// [`PaymentSnapshot`] as a `Value`.
-pub fn payment_data(p: &PaymentRow) -> Value {
-    to_value(&PaymentSnapshot::of(p))
 }
 
 /// The snapshot of a subscription in its events.
@@ -701,6 +696,6 @@ mod snapshot_tests {
             updated_at: t,
         };
         let typed = serde_json::to_string(&PaymentSnapshot::of(&pay)).unwrap();
-        assert_eq!(typed, payment_data(&pay).to_string());
+        assert_eq!(typed, to_value(&PaymentSnapshot::of(&pay)).to_string());
     }
 }

@@ -1149,7 +1149,7 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
         };
         crate::jobs::enqueue(&mut tx, &ctx.org_id, &[task], ctx.now).await?;
     }
-    let data = crate::events::invoice_data(&inv, &customer.collection_method);
+    let data = crate::events::InvoiceSnapshot::of(&inv, &customer.collection_method);
     crate::events::emit(
         &mut tx,
         ctx,

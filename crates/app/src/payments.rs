@@ -520,7 +520,7 @@ async fn apply(tx: &mut Tx, ctx: &Ctx, pay: &mut PaymentRow) -> Result<()> {
     pay.amount_applied = applied + recovered;
     pay.updated_at = ctx.now;
     store::payments::update_payment(tx, pay).await?;
-    let data = crate::events::payment_data(pay);
+    let data = crate::events::PaymentSnapshot::of(pay);
     crate::events::emit(
         tx,
         ctx,
@@ -859,7 +859,7 @@ async fn charge(
 }
 
 async fn payment_failed(tx: &mut Tx, ctx: &Ctx, pay: &PaymentRow) -> Result<()> {
-    let data = crate::events::payment_data(pay);
+    let data = crate::events::PaymentSnapshot::of(pay);
     crate::events::emit(
         tx,
         ctx,
