@@ -253,10 +253,7 @@ async fn prepare(
         }
     }
     let read = Instant::now();
-    // By customer: on PostgreSQL each row's key checks lock its customer (KEY SHARE), and one
-    // order keeps two such batches from waiting on each other.
-    let mut rows: Vec<PaymentRow> = charges.iter().map(|c| c.pay.clone()).collect();
-    rows.sort_by(|a, b| (&a.customer_id, &a.id).cmp(&(&b.customer_id, &b.id)));
+    let rows: Vec<PaymentRow> = charges.iter().map(|c| c.pay.clone()).collect();
     store::payments::insert_payments(&mut tx, &rows).await?;
     let inserted = Instant::now();
     tx.commit().await?;

@@ -530,7 +530,7 @@ async fn collect(url: &str, n: usize, workers: usize, analyze: bool) -> Result<(
 /// Seconds from `started` until no `charge_invoice` job is queued or running, polled every
 /// 50 ms (through the `jobs_ready` index).
 async fn charges_done(db: Db, started: Instant) -> Result<f64> {
-    let sql = "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND test_clock_id IS NULL \
+    let sql = "SELECT COUNT(*) FROM jobs WHERE finished_at IS NULL AND test_clock_id IS NULL \
                AND kind = 'charge_invoice'";
     loop {
         let left: i64 = match &db {

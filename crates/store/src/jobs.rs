@@ -96,14 +96,17 @@ pub async fn claim(
 /// when `by_kind`). Due jobs are read in `run_at` order off a partial index, stopping after
 /// `limit`: `jobs_ready_kind (kind, run_at)` for one kind, `jobs_ready (run_at)` for any,
 /// `jobs_clock` on a test clock. On the wall clock the first test repeats the indexes'
-/// predicate, so that both planners may use them. (Ordering by `run_at, id` made both
+/// predicate, so that both planners may use them. That predicate is "not finished"
+/// (`finished_at IS NULL`, which holds exactly while a job is queued or running), not the
+/// status, so a claim — which changes the status — writes no index entry (on PostgreSQL it
+/// is a heap-only update). (Ordering by `run_at, id` made both
 /// backends read and sort every due job for each claim: a queue of N jobs took O(N²) to
 /// drain; claiming one kind off `jobs_ready` read past every due job of the other kinds.)
 fn claim_sql(by_kind: bool, clock: bool, skip_locked: bool) -> String {
     let which = if clock {
         "test_clock_id = $5"
     } else {
-        "status IN ('queued', 'running') AND test_clock_id IS NULL AND CAST($5 AS TEXT) IS NULL"
+        "finished_at IS NULL AND test_clock_id IS NULL AND CAST($5 AS TEXT) IS NULL"
     };
     let kind = if by_kind { " AND kind = $6" } else { "" };
     let skip = if skip_locked {
@@ -263,6 +266,28 @@ mod tests {
     use crate::testing::{self, sqlite_plan as plan};
     use crate::Backend;
 
+    /// A queued job of organisation `org_a` with dedupe key and id `id`, created at `t0`.
+    fn queued(id: &str, kind: &str, t0: DateTime<Utc>, run_at: DateTime<Utc>) -> JobRow {
+        JobRow {
+            id: id.into(),
+            org_id: "org_a".into(),
+            kind: kind.into(),
+            payload: "{}".into(),
+            dedupe_key: id.into(),
+            status: "queued".into(),
+            attempts: 0,
+            max_attempts: 5,
+            run_at,
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+            created_at: t0,
+            updated_at: t0,
+            finished_at: None,
+            test_clock_id: None,
+        }
+    }
+
     /// A batch finish marks only the jobs the worker still holds: a job whose lease ran out
     /// and that another worker claimed is not marked, stays that worker's, and is counted
     /// out of the number returned (the callers report it as lost).
@@ -276,24 +301,7 @@ mod tests {
             };
             let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 6, 0, 0).unwrap();
             let rows: Vec<JobRow> = (0..3)
-                .map(|i| JobRow {
-                    id: format!("job_{i}"),
-                    org_id: "org_a".into(),
-                    kind: kind.into(),
-                    payload: "{}".into(),
-                    dedupe_key: format!("key_{i}"),
-                    status: "queued".into(),
-                    attempts: 0,
-                    max_attempts: 5,
-                    run_at: t0 + Duration::seconds(i),
-                    locked_by: None,
-                    locked_until: None,
-                    last_error: None,
-                    created_at: t0,
-                    updated_at: t0,
-                    finished_at: None,
-                    test_clock_id: None,
-                })
+                .map(|i| queued(&format!("job_{i}"), kind, t0, t0 + Duration::seconds(i)))
                 .collect();
             let at = |minutes| t0 + Duration::minutes(minutes);
             let mut tx = db.begin().await.unwrap();
@@ -341,5 +349,56 @@ mod tests {
         assert!(!any.contains("jobs_ready_kind"), "{any}");
         let clock = plan(&db, &claim_sql(true, true, false), 6).await;
         assert!(clock.contains("jobs_clock"), "{clock}");
+    }
+
+    /// On PostgreSQL a claim is a heap-only update (HOT: no index entries) for every job of a
+    /// full page, and finishing keeps `finished_at IS NULL` exactly for queued and running
+    /// jobs (the table's CHECK; migration 0017). Counted by PostgreSQL in the transaction.
+    #[tokio::test]
+    async fn claims_are_heap_only_on_postgres() {
+        use chrono::{Duration, TimeZone};
+        let Some((db, _)) = testing::fresh(Backend::Postgres).await else {
+            return;
+        };
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 29, 6, 0, 0).unwrap();
+        let n = 1000;
+        let rows: Vec<JobRow> = (0..n)
+            .map(|i| queued(&format!("job_{i:05}"), "charge_invoice", t0, t0))
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(enqueue(&mut tx, &rows).await.unwrap(), n);
+        tx.commit().await.unwrap();
+
+        let now = t0 + Duration::seconds(1);
+        let mut tx = db.begin().await.unwrap();
+        let claimed = claim_kind(
+            &mut tx,
+            "worker_a",
+            now,
+            now + Duration::minutes(5),
+            "charge_invoice",
+            n as i64,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(claimed.len() as u64, n);
+        let counts = testing::pg_hot_updates(&mut tx, "jobs").await;
+        assert_eq!(counts, (n as i64, n as i64), "(claimed, heap-only)");
+        let ids: Vec<String> = claimed.iter().map(|j| j.id.clone()).collect();
+        assert_eq!(
+            finish_many(&mut tx, &ids, "worker_a", now).await.unwrap(),
+            n
+        );
+        tx.commit().await.unwrap();
+
+        // A finished job without its time (or a queued one with one) is refused.
+        let mut tx = db.begin().await.unwrap();
+        let Tx::Pg(c) = &mut tx else { unreachable!() };
+        let err = sqlx::query("UPDATE jobs SET finished_at = NULL WHERE id = 'job_00000'")
+            .execute(&mut **c)
+            .await
+            .expect_err("the CHECK refuses it");
+        assert!(err.to_string().contains("jobs_finished_iff_done"), "{err}");
     }
 }

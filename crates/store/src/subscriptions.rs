@@ -200,7 +200,10 @@ pub async fn items_of(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<V
 }
 
 /// Writes the period, status and cancellation fields of many subscriptions in one
-/// statement per chunk.
+/// statement per chunk. On PostgreSQL the rows are found through the primary key as in
+/// [`crate::payments::set_invoice_payments`]. No column a period move changes is in an
+/// index (`ended_at`, in `subscriptions_live`'s predicate, changes only when a subscription
+/// ends), so with the table's fillfactor (migration 0016) each such update is heap-only.
 pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()> {
     if let Tx::Pg(t) = tx {
         pg_unnest!(&mut **t,
@@ -209,7 +212,8 @@ pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()>
              cancel_at_period_end = v.cape, canceled_at = v.canceled_at, ended_at = v.ended_at, updated_at = v.updated_at \
              FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::timestamptz[], $5::timestamptz[], $6::date[], $7::date[], \
              $8::bool[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[]) \
-             AS v(id, status, period_index, cps, cpe, cpsd, cped, cape, canceled_at, ended_at, updated_at) WHERE subscriptions.id = v.id",
+             AS v(id, status, period_index, cps, cpe, cpsd, cped, cape, canceled_at, ended_at, updated_at) \
+             WHERE subscriptions.id = v.id AND subscriptions.id = ANY(ARRAY(SELECT UNNEST($1::text[])))",
             rows,
             |r| r.id.clone(), |r| r.status.clone(), |r| r.period_index, |r| r.current_period_start, |r| r.current_period_end,
             |r| r.current_period_start_date, |r| r.current_period_end_date, |r| r.cancel_at_period_end, |r| r.canceled_at,
@@ -512,5 +516,80 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// On PostgreSQL a bill run's period update of a subscription is heap-only (HOT, no
+    /// index entries written), for every subscription of a full page (migration 0016): no
+    /// index holds a period column and each page keeps half its room for new versions.
+    /// Counted by PostgreSQL within the transaction.
+    #[tokio::test]
+    async fn period_updates_are_heap_only_on_postgres() {
+        let Some((db, _)) = testing::fresh(Backend::Postgres).await else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        let mut tx = db.begin().await.unwrap();
+        let crate::Tx::Pg(t) = &mut tx else {
+            unreachable!()
+        };
+        sqlx::query("INSERT INTO organisations (id, name, country, created_at) VALUES ('org_a', 'A', 'DE', $1)")
+            .bind(now)
+            .execute(&mut **t)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO customers (id, org_id, name, time_zone, locale, currency, created_at, updated_at) \
+             VALUES ('cus_a', 'org_a', 'C', 'UTC', 'en', 'EUR', $1, $1)",
+        )
+        .bind(now)
+        .execute(&mut **t)
+        .await
+        .unwrap();
+        let start = now.date_naive();
+        let end = start + chrono::Days::new(30);
+        // 1,000 rows: tens of full pages.
+        let rows: Vec<SubscriptionRow> = (0..1000)
+            .map(|i| SubscriptionRow {
+                id: format!("sub_{i:05}"),
+                org_id: "org_a".into(),
+                customer_id: "cus_a".into(),
+                status: "active".into(),
+                currency: "EUR".into(),
+                interval_unit: "month".into(),
+                interval_count: 1,
+                anchor_date: start,
+                period_index: 0,
+                current_period_start: now,
+                current_period_end: now + chrono::Duration::days(30),
+                current_period_start_date: start,
+                current_period_end_date: end,
+                trial_end: None,
+                cancel_at_period_end: false,
+                canceled_at: None,
+                ended_at: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        insert(&mut tx, &rows).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let next: Vec<SubscriptionRow> = rows
+            .iter()
+            .map(|r| SubscriptionRow {
+                period_index: 1,
+                current_period_start: r.current_period_end,
+                current_period_end: r.current_period_end + chrono::Duration::days(31),
+                current_period_start_date: r.current_period_end_date,
+                current_period_end_date: r.current_period_end_date + chrono::Days::new(31),
+                updated_at: r.updated_at + chrono::Duration::days(30),
+                ..r.clone()
+            })
+            .collect();
+        let mut tx = db.begin().await.unwrap();
+        update_periods(&mut tx, &next).await.unwrap();
+        let counts = testing::pg_hot_updates(&mut tx, "subscriptions").await;
+        tx.commit().await.unwrap();
+        assert_eq!(counts, (1000, 1000), "(updated, heap-only)");
     }
 }

@@ -115,3 +115,20 @@ pub fn pg_scans_of(plan: &serde_json::Value, table: &str) -> Vec<(String, String
     }
     out
 }
+
+/// Rows of `table` updated so far in `tx` (a PostgreSQL transaction), and how many of those
+/// updates were heap-only (HOT: no index entries written), as PostgreSQL counts them for the
+/// transaction: for tests that an update path stays heap-only.
+pub async fn pg_hot_updates(tx: &mut crate::Tx, table: &str) -> (i64, i64) {
+    let crate::Tx::Pg(c) = tx else {
+        panic!("pg_hot_updates on SQLite")
+    };
+    sqlx::query_as(
+        "SELECT pg_stat_get_xact_tuples_updated(CAST($1 AS regclass)), \
+         pg_stat_get_xact_tuples_hot_updated(CAST($1 AS regclass))",
+    )
+    .bind(table)
+    .fetch_one(&mut **c)
+    .await
+    .expect("PostgreSQL's transaction counters")
+}

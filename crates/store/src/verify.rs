@@ -176,12 +176,17 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          UNION ALL SELECT 'invoice ' || i.id, 'subscription ' || i.subscription_id FROM invoices i LEFT JOIN subscriptions s ON s.id = i.subscription_id AND s.org_id = i.org_id WHERE i.subscription_id IS NOT NULL AND s.id IS NULL \
          UNION ALL SELECT 'invoice line ' || l.id, 'invoice ' || l.invoice_id FROM invoice_lines l LEFT JOIN invoices i ON i.id = l.invoice_id AND i.org_id = l.org_id WHERE i.id IS NULL \
          UNION ALL SELECT 'ledger entry ' || CAST(e.id AS TEXT), 'transaction ' || e.transaction_id FROM ledger_entries e LEFT JOIN ledger_transactions t ON t.id = e.transaction_id AND t.org_id = e.org_id WHERE t.id IS NULL \
+         UNION ALL SELECT 'payment ' || p.id, 'customer ' || p.customer_id FROM payments p LEFT JOIN customers c ON c.id = p.customer_id AND c.org_id = p.org_id WHERE c.id IS NULL \
+         UNION ALL SELECT 'payment ' || p.id, 'payment method ' || p.payment_method_id FROM payments p LEFT JOIN payment_methods m ON m.id = p.payment_method_id AND m.org_id = p.org_id WHERE p.payment_method_id IS NOT NULL AND m.id IS NULL \
+         UNION ALL SELECT 'allocation of payment ' || a.payment_id, 'payment ' || a.payment_id FROM payment_allocations a LEFT JOIN payments p ON p.id = a.payment_id AND p.org_id = a.org_id WHERE p.id IS NULL \
+         UNION ALL SELECT 'allocation of payment ' || a.payment_id, 'invoice ' || a.invoice_id FROM payment_allocations a LEFT JOIN invoices i ON i.id = a.invoice_id AND i.org_id = a.org_id WHERE i.id IS NULL \
+         UNION ALL SELECT 'event ' || e.id, 'organisation ' || e.org_id FROM events e LEFT JOIN organisations o ON o.id = e.org_id WHERE o.id IS NULL \
          LIMIT 1000")
         .fetch_all(c).await?);
     for (child, parent) in rows {
         out.push(Violation {
             invariant: "references_exist",
-            detail: format!("{child} refers to missing {parent} (of its organisation)"),
+            detail: format!("{child} refers to missing {parent}"),
         });
     }
 
