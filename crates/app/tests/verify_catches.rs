@@ -11,7 +11,8 @@ use chrono::Utc;
 use store::{Db, Tx};
 
 /// A change that breaks one invariant: the statement, the invariant and a word of the
-/// detail it must produce (the id or name the statement touched).
+/// detail it must produce (the id the statement wrote, for references; empty for the
+/// other invariants, whose details name rows the statement did not choose by name).
 struct Tamper {
     sql: &'static str,
     invariant: &'static str,
