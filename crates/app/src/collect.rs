@@ -16,10 +16,11 @@
 //!    payment's id).
 //! 2. The gateway is asked for every payment (the in-process sandbox in turn; a remote
 //!    gateway [`CONCURRENCY`] at a time).
-//! 3. One write transaction locks the payments, then the invoices paid (each in id
-//!    order: payment, then invoices, as [`crate::payments`] does; customers are not locked,
-//!    as nothing of theirs changes), and applies the outcomes in bulk: payments
-//!    succeeded or failed, allocations, invoice amounts, ledger transactions and entries,
+//! 3. One write transaction locks the payments, then marks the invoices paid — each only
+//!    if it is still as step 1 found it (compare and set, `store::payments::pay_in_full`;
+//!    each in id order: payments, then invoices, as [`crate::payments`] locks them;
+//!    customers are not locked, as nothing of theirs changes) — and applies the outcomes
+//!    in bulk: payments succeeded or failed, allocations, ledger transactions and entries,
 //!    events (`invoice.paid`, `payment.succeeded`, `payment.failed`), reactivation jobs
 //!    for past_due subscriptions, and the finished jobs marked succeeded. A payment whose
 //!    invoice changed meanwhile (paid or voided by someone else, partly paid) is settled
@@ -42,7 +43,7 @@ use std::time::Instant;
 use store::invoices::InvoiceRow;
 use store::jobs::JobRow;
 use store::outbox::EventRow;
-use store::payments::{AllocationRow, ChargeableRow, PayableRow, PaymentRow};
+use store::payments::{AllocationRow, ChargeableRow, PaidInFull, PayInFull, PaymentRow};
 use store::{new_id, Db, Tx};
 
 /// Gateway calls in flight at once, for a gateway over the network.
@@ -340,7 +341,6 @@ struct Applied {
 #[derive(Default)]
 struct Writes {
     payments: Vec<PaymentRow>,
-    invoices: Vec<InvoiceRow>,
     allocations: Vec<AllocationRow>,
     ledger_txs: Vec<store::ledger::TransactionRow>,
     ledger_entries: Vec<store::ledger::EntryRow>,
@@ -370,12 +370,12 @@ async fn apply(
     for (org, items) in by_org {
         apply_org(&mut tx, &org, items, now, &mut w, &mut left, &mut later).await?;
     }
-    let read_ms = lap.ms();
+    // Payments locked, invoices marked paid.
+    let lock_ms = lap.ms();
     store::payments::update_payments(&mut tx, &w.payments).await?;
     let payments_ms = lap.ms();
-    store::payments::set_invoice_payments(&mut tx, &w.invoices).await?;
     store::payments::insert_allocation_rows(&mut tx, &w.allocations).await?;
-    let invoices_ms = lap.ms();
+    let allocations_ms = lap.ms();
     store::ledger::insert(&mut tx, &w.ledger_txs, &w.ledger_entries).await?;
     let ledger_ms = lap.ms();
     store::outbox::insert_events(&mut tx, &w.events).await?;
@@ -387,9 +387,9 @@ async fn apply(
     let jobs_ms = lap.ms();
     tx.commit().await?;
     tracing::debug!(
-        read_ms,
+        lock_ms,
         payments_ms,
-        invoices_ms,
+        allocations_ms,
         ledger_ms,
         events_ms,
         jobs_ms,
@@ -418,7 +418,8 @@ async fn apply(
     })
 }
 
-/// Step 3 for one organisation's payments: locks, reads and gathers the writes.
+/// Step 3 for one organisation's payments: locks the payments, marks the invoices paid and
+/// gathers the other writes.
 async fn apply_org(
     tx: &mut Tx,
     org: &str,
@@ -435,18 +436,25 @@ async fn apply_org(
         .filter(|(_, status)| status == "pending")
         .map(|(id, _)| id)
         .collect();
-    let inv_ids = sorted(
-        items
-            .iter()
-            .filter(|(_, o)| matches!(o, Ok(Outcome::Succeeded { .. })))
-            .map(|(c, _)| c.invoice.id.clone()),
-    );
-    let mut invoices: HashMap<String, PayableRow> =
-        store::payments::payable_for_update(tx, org, &inv_ids)
-            .await?
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect();
+    // The invoices of the charges that succeeded, marked paid where each is still as step 1
+    // found it (compare and set: the update locks them, in id order).
+    let mut full: Vec<PayInFull> = items
+        .iter()
+        .filter(|(c, o)| pending.contains(&c.pay.id) && matches!(o, Ok(Outcome::Succeeded { .. })))
+        .map(|(c, _)| PayInFull {
+            id: c.invoice.id.clone(),
+            currency: c.pay.currency.clone(),
+            amount: c.pay.amount,
+            amount_paid: c.invoice.amount_paid,
+            amount_credited: c.invoice.amount_credited,
+        })
+        .collect();
+    full.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut paid: HashMap<String, PaidInFull> = store::payments::pay_in_full(tx, org, &full)
+        .await?
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect();
 
     for (c, outcome) in items {
         // Another attempt (a retry through the API) may have settled it first.
@@ -463,25 +471,23 @@ async fn apply_org(
         };
         match outcome {
             Ok(Outcome::Succeeded { reference }) => {
-                // The usual case: the invoice is as step 1 found it (nothing paid, credited,
-                // voided or written off since).
-                let now_row = invoices.remove(&c.invoice.id).filter(|i| {
-                    i.status == "open"
-                        && i.currency == pay.currency
-                        && i.amount_remaining == pay.amount
-                        && i.amount_paid == c.invoice.amount_paid
-                        && i.amount_credited == c.invoice.amount_credited
-                });
-                let Some(PayableRow {
+                // The usual case: the invoice was as step 1 found it (nothing paid, credited,
+                // voided or written off since) and is now paid.
+                let Some(PaidInFull {
                     due_date,
                     collection_method,
                     subscription_status,
                     ..
-                }) = now_row
+                }) = paid.remove(&c.invoice.id)
                 else {
                     later.push(c);
                     continue;
                 };
+                // Every invoice has its customer (`verify`): without it the batch is
+                // rolled back and its jobs run one by one.
+                let collection_method = collection_method.ok_or_else(|| {
+                    AppError::Internal(format!("invoice {}: its customer is missing", c.invoice.id))
+                })?;
                 let mut inv = c.invoice.clone();
                 // (A due date may have been extended meanwhile.)
                 inv.due_date = due_date;
@@ -553,7 +559,6 @@ async fn apply_org(
                     }
                     None => w.done.push(c.job.id.clone()),
                 }
-                w.invoices.push(inv);
                 w.payments.push(pay);
             }
             Ok(Outcome::Declined { code, message }) => {

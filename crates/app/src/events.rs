@@ -642,35 +642,14 @@ mod snapshot_tests {
     fn typed_snapshots_are_the_value_text() {
         let t = Utc.with_ymd_and_hms(2026, 3, 1, 5, 0, 0).unwrap();
         let inv = InvoiceRow {
-            id: "inv_1".into(),
-            org_id: "org_1".into(),
-            customer_id: "cus_1".into(),
             subscription_id: Some("sub_1".into()),
             billing_reason: "subscription_cycle".into(),
             billing_period_start: Some(t),
             period_start: Some(t),
             period_end: Some(t + chrono::Duration::days(31)),
-            status: "open".into(),
-            currency: "eur".into(),
             number: Some("INV-2026-000001".into()),
-            subtotal: 1000,
-            total_discount: 0,
-            total_tax: 190,
-            total_net: 1000,
-            total: 1190,
-            credit_applied: 0,
-            credit_to_balance: 0,
-            amount_due: 1190,
-            amount_paid: 0,
-            amount_credited: 0,
-            amount_remaining: 1190,
-            tax_note: None,
-            memo: None,
-            created_at: t,
-            finalized_at: Some(t),
-            voided_at: None,
-            marked_uncollectible_at: None,
             due_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 15),
+            ..store::testing::open_invoice("org_1", "cus_1", "inv_1", 1190, t)
         };
         let typed = serde_json::to_string(&InvoiceSnapshot::of(&inv, "send_invoice")).unwrap();
         assert_eq!(typed, invoice_data(&inv, "send_invoice").to_string());

@@ -230,6 +230,8 @@ enum Failure {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
     pub claimed: usize,
+    /// Of those, `charge_invoice` jobs (run as one batch, [`crate::collect`]).
+    pub charges: usize,
     pub succeeded: usize,
     pub retried: usize,
     pub failed: usize,
@@ -319,6 +321,7 @@ impl Worker {
         let (charges, others): (Vec<JobRow>, Vec<JobRow>) =
             jobs.into_iter().partition(|j| j.kind == "charge_invoice");
         let mut jobs: Vec<(JobRow, Option<Left>)> = Vec::new();
+        pass.charges = charges.len();
         if !charges.is_empty() {
             let b = crate::collect::charge_jobs(&self.db, &self.gateway, &self.id, charges, now)
                 .await?;

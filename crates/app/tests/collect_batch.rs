@@ -199,6 +199,7 @@ async fn a_mixed_batch_ends_as_charging_one_by_one_would(db: Db) {
         p,
         Pass {
             claimed: 9,
+            charges: 9,
             // a, b, c twice, d (a decline is an outcome), f (nothing to charge), h
             succeeded: 7,
             retried: 1,

@@ -31,27 +31,9 @@ async fn bulk_subscriptions(db: &Db, ctx: &Ctx, price: &str, n: usize, anchor: N
             let cid = new_id!(CustomerId).to_string();
             customers.push(CustomerRow {
                 id: cid.clone(),
-                org_id: ctx.org_id.clone(),
-                external_id: None,
                 name: format!("Bulk customer {i}"),
-                email: None,
-                phone: None,
                 time_zone: tz.name().into(),
-                locale: "en".into(),
-                currency: "EUR".into(),
-                tax_exempt: false,
-                address_line1: None,
-                address_line2: None,
-                address_city: None,
-                address_postal_code: None,
-                address_region: None,
-                address_country: Some("DE".into()),
-                metadata: "{}".into(),
-                credit_balance: 0,
-                created_at: ctx.now,
-                updated_at: ctx.now,
-                collection_method: "send_invoice".into(),
-                days_until_due: 0,
+                ..store::testing::customer_row(&ctx.org_id, &cid, ctx.now)
             });
             let p = billing::period::Period::from_dates(anchor, end, tz).expect("period");
             let sid = new_id!(SubscriptionId).to_string();

@@ -112,27 +112,9 @@ async fn build(db: &Db) -> String {
             let cid = new_id!(CustomerId).to_string();
             cs.push(CustomerRow {
                 id: cid.clone(),
-                org_id: org.clone(),
-                external_id: None,
                 name: format!("Customer {i}"),
-                email: None,
-                phone: None,
                 time_zone: tz.name().into(),
-                locale: "en".into(),
-                currency: "EUR".into(),
-                tax_exempt: false,
-                address_line1: None,
-                address_line2: None,
-                address_city: None,
-                address_postal_code: None,
-                address_region: None,
-                address_country: Some("DE".into()),
-                metadata: "{}".into(),
-                credit_balance: 0,
-                created_at: now,
-                updated_at: now,
-                collection_method: "send_invoice".into(),
-                days_until_due: 0,
+                ..store::testing::customer_row(&org, &cid, now)
             });
             let p = billing::period::Period::from_dates(start, end, tz).unwrap();
             let sid = new_id!(SubscriptionId).to_string();

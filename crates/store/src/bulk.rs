@@ -131,20 +131,53 @@ pub async fn sqlite_each<T>(
         let mut st = conn.prepare(sql)?;
         let mut changed = 0;
         for r in rows {
-            let mut b = SqliteBinder {
-                st: &mut st,
-                at: 1,
-                err: None,
-            };
-            put(r, &mut b);
-            if let Some(e) = b.err {
-                return Err(e);
-            }
+            bind_row(&mut st, r, &put)?;
             changed += st.raw_execute()? as u64;
         }
         Ok(changed)
     })
     .await
+}
+
+/// As [`sqlite_each`], for a statement that returns rows (`RETURNING`): the rows of every
+/// step, decoded by position ([`SqliteRead`]), in order.
+pub async fn sqlite_each_rows<T, R: SqliteRead>(
+    tx: &mut Tx,
+    sql: &str,
+    rows: &[T],
+    put: impl Fn(&T, &mut SqliteBinder<'_, '_>),
+) -> Result<Vec<R>> {
+    let Tx::Sqlite(t) = tx else {
+        return Err(StoreError::Corrupt("sqlite_each_rows on PostgreSQL".into()));
+    };
+    on_handle(t, |conn| {
+        let mut st = conn.prepare(sql)?;
+        let mut out = Vec::new();
+        for r in rows {
+            bind_row(&mut st, r, &put)?;
+            read_rows(&mut st, &mut out)?;
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Binds one row's parameters, in order from the first, as `put` gives them.
+fn bind_row<T>(
+    st: &mut rusqlite::Statement<'_>,
+    r: &T,
+    put: &impl Fn(&T, &mut SqliteBinder<'_, '_>),
+) -> rusqlite::Result<()> {
+    let mut b = SqliteBinder {
+        st,
+        at: 1,
+        err: None,
+    };
+    put(r, &mut b);
+    match b.err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// A row decoded from SQLite by position; declared with [`sqlite_read!`], which also gives

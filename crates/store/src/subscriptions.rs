@@ -201,7 +201,7 @@ pub async fn items_of(tx: &mut Tx, org_id: &str, sub_ids: &[String]) -> Result<V
 
 /// Writes the period, status and cancellation fields of many subscriptions in one
 /// statement per chunk. On PostgreSQL the rows are found through the primary key as in
-/// [`crate::payments::set_invoice_payments`]. No column a period move changes is in an
+/// [`crate::payments::pay_in_full`]. No column a period move changes is in an
 /// index (`ended_at`, in `subscriptions_live`'s predicate, changes only when a subscription
 /// ends), so with the table's fillfactor (migration 0016) each such update is heap-only.
 pub async fn update_periods(tx: &mut Tx, rows: &[SubscriptionRow]) -> Result<()> {

@@ -6,6 +6,7 @@
 //! cannot be reached, they fail — they never skip silently.
 
 use crate::{Backend, Db};
+use chrono::{DateTime, Utc};
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -131,4 +132,99 @@ pub async fn pg_hot_updates(tx: &mut crate::Tx, table: &str) -> (i64, i64) {
     .fetch_one(&mut **c)
     .await
     .expect("PostgreSQL's transaction counters")
+}
+
+/// An organisation and one customer of it (EUR, charged automatically, due on receipt),
+/// inserted in `tx`: the rows other tables' fixtures name. Returns their ids.
+pub async fn org_and_customer(tx: &mut crate::Tx, t: DateTime<Utc>) -> (String, String) {
+    let org = crate::orgs::OrgRow {
+        id: "org_a".into(),
+        name: "Org A".into(),
+        country: "DE".into(),
+        created_at: t,
+    };
+    crate::orgs::insert_org(tx, &org)
+        .await
+        .expect("organisation");
+    let customer = crate::customers::CustomerRow {
+        email: Some("a@example.com".into()),
+        collection_method: "charge_automatically".into(),
+        ..customer_row(&org.id, "cus_a", t)
+    };
+    crate::customers::insert(tx, &[customer])
+        .await
+        .expect("customer");
+    (org.id, "cus_a".into())
+}
+
+/// A customer row `id` of `org` as fixtures start from: "Customer", no email, EUR, in DE
+/// (Europe/Berlin, English), sent invoices due on receipt, no credit; created at `t`.
+pub fn customer_row(org: &str, id: &str, t: DateTime<Utc>) -> crate::customers::CustomerRow {
+    crate::customers::CustomerRow {
+        id: id.into(),
+        org_id: org.into(),
+        external_id: None,
+        name: "Customer".into(),
+        email: None,
+        phone: None,
+        time_zone: "Europe/Berlin".into(),
+        locale: "en".into(),
+        currency: "EUR".into(),
+        tax_exempt: false,
+        address_line1: None,
+        address_line2: None,
+        address_city: None,
+        address_postal_code: None,
+        address_region: None,
+        address_country: Some("DE".into()),
+        metadata: "{}".into(),
+        credit_balance: 0,
+        created_at: t,
+        updated_at: t,
+        collection_method: "send_invoice".into(),
+        days_until_due: 0,
+    }
+}
+
+/// A finalized manual invoice `id` of `customer`, open for `total` (net `total` / 1.19
+/// and 19 % tax, rounded), nothing paid: a row to insert with `invoices::insert`.
+pub fn open_invoice(
+    org: &str,
+    customer: &str,
+    id: &str,
+    total: i64,
+    t: DateTime<Utc>,
+) -> crate::invoices::InvoiceRow {
+    let net = (total * 100 + 59) / 119;
+    crate::invoices::InvoiceRow {
+        id: id.into(),
+        org_id: org.into(),
+        customer_id: customer.into(),
+        subscription_id: None,
+        billing_reason: "manual".into(),
+        billing_period_start: None,
+        period_start: None,
+        period_end: None,
+        status: "open".into(),
+        currency: "eur".into(),
+        number: Some(format!("INV-{id}")),
+        subtotal: net,
+        total_discount: 0,
+        total_tax: total - net,
+        total_net: net,
+        total,
+        credit_applied: 0,
+        credit_to_balance: 0,
+        amount_due: total,
+        amount_paid: 0,
+        amount_credited: 0,
+        amount_remaining: total,
+        tax_note: None,
+        memo: None,
+        created_at: t,
+        finalized_at: Some(t),
+        voided_at: None,
+        marked_uncollectible_at: None,
+        due_date: Some(t.date_naive()),
+    }
 }
