@@ -573,33 +573,44 @@ const INVOICE_COLS: &str = "i.id, i.org_id, i.customer_id, i.subscription_id, i.
     i.tax_note, i.memo, i.created_at, i.finalized_at, i.voided_at, i.marked_uncollectible_at, i.due_date";
 
 /// `FOR UPDATE OF i` on PostgreSQL (the invoices only, not the rows joined to them).
-fn lock_invoices(tx: &Tx) -> &'static str {
-    match tx {
-        Tx::Pg(_) => " FOR UPDATE OF i",
-        Tx::Sqlite(_) => "",
+fn lock_invoices(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => " FOR UPDATE OF i",
+        crate::Backend::Sqlite => "",
     }
 }
 
 /// The open invoices with something left to pay among `ids`, locked (in id order, on
 /// PostgreSQL) for the rest of the transaction, with what charging them needs.
+///
+/// The pending-payment test looks payments up by invoice id alone (an invoice id is unique
+/// across organisations, and the invoice is the organisation's): with `p.org_id = i.org_id`
+/// too, PostgreSQL without statistics combined the invoice index with the organisation's
+/// (`BitmapAnd`), reading every payment of the organisation once per invoice — 2,020
+/// invoices against 20,000 payments 1,818 ms, against 18 ms without.
 pub async fn chargeable_for_update(
     tx: &mut Tx,
     org_id: &str,
     ids: &[String],
 ) -> Result<Vec<ChargeableRow>> {
+    let (head, tail) = chargeable_sql(tx.backend());
+    crate::bulk::in_rows(tx, &head, org_id, "i.id", ids, &tail).await
+}
+
+/// [`chargeable_for_update`]'s statement around its `org_id = ? AND i.id IN (ids)` test.
+fn chargeable_sql(backend: crate::Backend) -> (String, String) {
     let head = format!(
         "SELECT {INVOICE_COLS}, m.id AS method_id, m.gateway AS method_gateway, m.gateway_token AS method_token, \
-         EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = i.id AND p.org_id = i.org_id \
-                 AND p.status = 'pending') AS pending \
+         EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = i.id AND p.status = 'pending') AS pending \
          FROM invoices i LEFT JOIN payment_methods m ON m.customer_id = i.customer_id \
               AND m.org_id = i.org_id AND m.is_default AND m.detached_at IS NULL AND m.kind = 'card' \
          WHERE i.org_id = "
     );
     let tail = format!(
         " AND i.status = 'open' AND i.amount_remaining > 0 ORDER BY i.id{}",
-        lock_invoices(tx)
+        lock_invoices(backend)
     );
-    crate::bulk::in_rows(tx, &head, org_id, "i.id", ids, &tail).await
+    (head, tail)
 }
 
 /// An invoice a card payment pays in full, as the payment found it when it was made.
@@ -869,6 +880,46 @@ mod tests {
                     i.id
                 );
             }
+        }
+    }
+
+    /// On PostgreSQL a charge batch's pending-payment test reads payments by invoice id
+    /// alone: with the organisation's id as well, a table without statistics (as after a
+    /// large import) was read by `BitmapAnd` of the invoice and organisation indexes, every
+    /// payment of the organisation once per invoice.
+    #[tokio::test]
+    async fn the_pending_payment_test_reads_payments_by_invoice_on_postgres() {
+        let Some((db, _)) = testing::fresh(Backend::Postgres).await else {
+            return;
+        };
+        // The organisation's earlier payments (no statistics gathered).
+        let mut tx = db.begin().await.unwrap();
+        on!(&mut tx, c => sqlx::query(
+            "INSERT INTO payments (id, org_id, customer_id, method, status, currency, amount, \
+             amount_applied, amount_refunded, invoice_id, created_at, updated_at) \
+             SELECT 'pay_' || n, 'org_a', 'cus_a', 'card', 'succeeded', 'eur', 100, 100, 0, \
+             'inv_old' || n, now(), now() FROM generate_series(1, 20000) AS n",
+        )
+        .execute(c)
+        .await
+        .unwrap()
+        .rows_affected());
+        tx.commit().await.unwrap();
+        let (head, tail) = chargeable_sql(Backend::Postgres);
+        let sql = format!("{head}$1 AND i.id = ANY(ARRAY[$2, $3]){tail}");
+        let params = [
+            testing::Param::Text("org_a"),
+            testing::Param::Text("inv_00001"),
+            testing::Param::Text("inv_00002"),
+        ];
+        let plan = testing::pg_plan(&db, &sql, &params).await;
+        let scans = testing::pg_scans_of(&plan, "payments");
+        assert!(!scans.is_empty(), "no scan of payments in {plan}");
+        for (node, cond) in scans {
+            assert!(
+                cond.contains("invoice_id") && !cond.contains("org_id"),
+                "{node} of payments by {cond:?}"
+            );
         }
     }
 }
