@@ -16,10 +16,10 @@
 //!    payment's id).
 //! 2. The gateway is asked for every payment (the in-process sandbox in turn; a remote
 //!    gateway [`CONCURRENCY`] at a time).
-//! 3. One write transaction locks the payments, then marks the invoices paid — each only
-//!    if it is still as step 1 found it (compare and set, `store::payments::pay_in_full`;
-//!    each in id order: payments, then invoices, as [`crate::payments`] locks them;
-//!    customers are not locked, as nothing of theirs changes) — and applies the outcomes
+//! 3. One write transaction locks the payments (in id order), then marks the invoices
+//!    paid — each only if it is still as step 1 found it (compare and set,
+//!    `store::payments::pay_in_full`; payments before invoices, as [`crate::payments`]
+//!    locks them; customers are not locked, as nothing of theirs changes) — and applies the outcomes
 //!    in bulk: payments succeeded or failed, allocations, ledger transactions and entries,
 //!    events (`invoice.paid`, `payment.succeeded`, `payment.failed`), reactivation jobs
 //!    for past_due subscriptions, and the finished jobs marked succeeded. A payment whose
@@ -437,7 +437,9 @@ async fn apply_org(
         .map(|(id, _)| id)
         .collect();
     // The invoices of the charges that succeeded, marked paid where each is still as step 1
-    // found it (compare and set: the update locks them, in id order).
+    // found it (compare and set; the update locks them in its plan's order, not by id: a
+    // deadlock with another transaction locking several of them, which PostgreSQL breaks,
+    // rolls this batch back to the one-by-one path).
     let mut full: Vec<PayInFull> = items
         .iter()
         .filter(|(c, o)| pending.contains(&c.pay.id) && matches!(o, Ok(Outcome::Succeeded { .. })))

@@ -17,8 +17,8 @@
 //!
 //! `bench collect --invoices N [--workers 2]`: the same N customers, charged automatically,
 //! each with a default sandbox card; the bill run (untimed) finalizes one invoice each and
-//! queues N `charge_invoice` jobs; then `--workers` job workers run them at once, charging
-//! up to 2,000 per pass as one batch (`app::collect`: pending payments, the gateway calls,
+//! queues N `charge_invoice` jobs; then `--workers` job workers run them at once, each pass
+//! charging up to 2,000 as one batch (`app::collect`: pending payments, the gateway calls,
 //! then payments, allocations, ledger postings, events and the jobs marked done in bulk).
 //! The workers stop when a pass finds nothing to claim and no event to dispatch. Prints
 //! payments/s until the last charge job was done (the end of the last worker pass that ran
@@ -566,14 +566,13 @@ async fn desk(url: &str, n: usize) -> Result<()> {
     let customers = 2_000usize;
     let mut rows = Vec::with_capacity(customers);
     for i in 0..customers {
+        let id = new_id!(CustomerId).to_string();
         rows.push(CustomerRow {
-            id: new_id!(CustomerId).to_string(),
             name: format!("Customer {i}"),
             email: Some(format!("billing{i}@customer{i}.example")),
             locale: if i % 5 == 0 { "ru".into() } else { "en".into() },
-            collection_method: "send_invoice".into(),
             days_until_due: 14,
-            ..store::testing::customer_row(&org.org_id, &new_id!(CustomerId).to_string(), now)
+            ..store::testing::customer_row(&org.org_id, &id, now)
         });
     }
     let mut tx = db.begin().await?;

@@ -206,7 +206,7 @@ pub fn open_invoice(
         period_start: None,
         period_end: None,
         status: "open".into(),
-        currency: "eur".into(),
+        currency: "EUR".into(),
         number: Some(format!("INV-{id}")),
         subtotal: net,
         total_discount: 0,
