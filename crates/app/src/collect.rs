@@ -688,4 +688,151 @@ mod tests {
             );
         }
     }
+
+    /// An invoice paid in part between step 1 (the pending payment) and step 3: the batch
+    /// leaves it alone (compare and set) and the card payment is settled the general way —
+    /// the invoice paid, the rest of the payment to the customer's credit balance — on
+    /// both backends.
+    #[tokio::test]
+    async fn an_invoice_changed_after_its_payment_was_made_is_settled_the_general_way() {
+        for backend in [store::Backend::Sqlite, store::Backend::Postgres] {
+            let Some((db, _)) = store::testing::fresh(backend).await else {
+                continue;
+            };
+            let now = DateTime::parse_from_rfc3339("2026-06-01T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let gw = Gateway::Sandbox(gateway::Sandbox::new());
+            let org = crate::orgs::create_org(&db, "Test", "DE", now)
+                .await
+                .unwrap();
+            let ctx = Ctx::new(org.org_id, now);
+            let customer = crate::customers::create(
+                &db,
+                &ctx,
+                &crate::customers::CustomerCreate {
+                    name: "Card customer".into(),
+                    email: None,
+                    phone: None,
+                    external_id: None,
+                    time_zone: Some("Europe/Berlin".into()),
+                    locale: None,
+                    currency: "EUR".into(),
+                    tax_exempt: false,
+                    address: None,
+                    tax_ids: vec![],
+                    contacts: vec![],
+                    metadata: Default::default(),
+                    collection_method: Some("charge_automatically".into()),
+                    days_until_due: None,
+                    test_clock: None,
+                },
+            )
+            .await
+            .unwrap();
+            crate::payments::attach_method(
+                &db,
+                &gw,
+                &ctx,
+                &crate::payments::PaymentMethodCreate {
+                    customer: customer.id.clone(),
+                    kind: "card".into(),
+                    card: None,
+                    token: Some("tok_visa".into()),
+                    bank: None,
+                    set_default: None,
+                },
+            )
+            .await
+            .unwrap();
+            let invoice = crate::invoicing::create(
+                &db,
+                &ctx,
+                &crate::invoicing::InvoiceCreate {
+                    customer: customer.id.clone(),
+                    currency: None,
+                    lines: vec![crate::invoicing::LineCreate {
+                        description: Some("Work".into()),
+                        price: None,
+                        quantity: None,
+                        amount: Some(10_000),
+                    }],
+                    coupons: vec![],
+                    memo: None,
+                    finalize: true,
+                },
+            )
+            .await
+            .unwrap();
+            let mut tx = db.begin().await.unwrap();
+            let jobs = store::jobs::claim_kind(
+                &mut tx,
+                "w",
+                now,
+                now + chrono::Duration::minutes(5),
+                "charge_invoice",
+                10,
+                None,
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(jobs.len(), 1, "{backend:?}");
+            let wanted = vec![(jobs[0].clone(), invoice.id.clone())];
+
+            let charges = prepare(&db, &gw, &wanted, now).await.unwrap();
+            assert_eq!(charges.len(), 1, "{backend:?}");
+            let card_payment = charges[0].pay.id.clone();
+            // Meanwhile, 1,000 arrives by bank transfer.
+            crate::payments::record(
+                &db,
+                &ctx,
+                &crate::payments::PaymentCreate {
+                    customer: customer.id.clone(),
+                    amount: 1_000,
+                    currency: None,
+                    method: "bank_transfer".into(),
+                    reference: Some("SEPA 1".into()),
+                    invoice: Some(invoice.id.clone()),
+                },
+            )
+            .await
+            .unwrap();
+            let outcomes = call_gateway(&gw, charges.iter().map(Call::of).collect()).await;
+            let applied = apply(&db, &gw, "w", charges, outcomes, now).await.unwrap();
+            assert_eq!(applied.finished, 0, "{backend:?}");
+            assert!(
+                matches!(applied.left.as_slice(), [(_, Left::Settled { .. })]),
+                "{backend:?}: {:?}",
+                applied.left
+            );
+
+            let mut tx = db.read().await.unwrap();
+            let inv = store::invoices::get(&mut tx, &ctx.org_id, &invoice.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (inv.status.as_str(), inv.amount_paid, inv.amount_remaining),
+                ("paid", 10_000, 0),
+                "{backend:?}"
+            );
+            let pay = store::payments::get_payment(&mut tx, &ctx.org_id, &card_payment, false)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (pay.status.as_str(), pay.amount, pay.amount_applied),
+                ("succeeded", 10_000, 9_000),
+                "{backend:?}"
+            );
+            let cus = store::customers::get(&mut tx, &ctx.org_id, &customer.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(cus.credit_balance, 1_000, "{backend:?}");
+            let violations = store::verify::check_all(&mut tx).await.unwrap();
+            assert!(violations.is_empty(), "{backend:?}: {violations:#?}");
+        }
+    }
 }
