@@ -712,20 +712,10 @@ mod tests {
                 &ctx,
                 &crate::customers::CustomerCreate {
                     name: "Card customer".into(),
-                    email: None,
-                    phone: None,
-                    external_id: None,
                     time_zone: Some("Europe/Berlin".into()),
-                    locale: None,
                     currency: "EUR".into(),
-                    tax_exempt: false,
-                    address: None,
-                    tax_ids: vec![],
-                    contacts: vec![],
-                    metadata: Default::default(),
                     collection_method: Some("charge_automatically".into()),
-                    days_until_due: None,
-                    test_clock: None,
+                    ..Default::default()
                 },
             )
             .await

@@ -48,7 +48,9 @@ pub struct ContactInput {
 }
 
 /// Body of `POST /v1/customers`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// `Default` (no name, no currency, which `create` refuses) is for building inputs in code:
+// `CustomerCreate { name, currency, ..Default::default() }`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerCreate {
     pub name: String,

@@ -38,25 +38,11 @@ async fn bulk_subscriptions(db: &Db, ctx: &Ctx, price: &str, n: usize, anchor: N
             let p = billing::period::Period::from_dates(anchor, end, tz).expect("period");
             let sid = new_id!(SubscriptionId).to_string();
             subs.push(SubscriptionRow {
-                id: sid.clone(),
-                org_id: ctx.org_id.clone(),
-                customer_id: cid,
-                status: "active".into(),
-                currency: "EUR".into(),
-                interval_unit: "month".into(),
-                interval_count: 1,
-                anchor_date: anchor,
-                period_index: 0,
                 current_period_start: p.start,
                 current_period_end: p.end,
                 current_period_start_date: p.start_date,
                 current_period_end_date: p.end_date,
-                trial_end: None,
-                cancel_at_period_end: false,
-                canceled_at: None,
-                ended_at: None,
-                created_at: ctx.now,
-                updated_at: ctx.now,
+                ..store::testing::subscription_row(&ctx.org_id, &cid, &sid, anchor, ctx.now)
             });
             items.push(ItemRow {
                 id: new_id!(SubscriptionItemId).to_string(),

@@ -283,25 +283,12 @@ async fn build(db: &Db, n: usize, collection_method: &str) -> Result<String> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let sid = new_id!(SubscriptionId).to_string();
             subs.push(SubscriptionRow {
-                id: sid.clone(),
-                org_id: org_id.clone(),
-                customer_id: cid.clone(),
-                status: "active".into(),
                 currency: if eur { "EUR" } else { "USD" }.into(),
-                interval_unit: "month".into(),
-                interval_count: 1,
-                anchor_date: start,
-                period_index: 0,
                 current_period_start: p.start,
                 current_period_end: p.end,
                 current_period_start_date: p.start_date,
                 current_period_end_date: p.end_date,
-                trial_end: None,
-                cancel_at_period_end: false,
-                canceled_at: None,
-                ended_at: None,
-                created_at: now,
-                updated_at: now,
+                ..store::testing::subscription_row(&org_id, &cid, &sid, start, now)
             });
             let item = |price: &str, q: i64| ItemRow {
                 id: new_id!(SubscriptionItemId).to_string(),

@@ -119,25 +119,11 @@ async fn build(db: &Db) -> String {
             let p = billing::period::Period::from_dates(start, end, tz).unwrap();
             let sid = new_id!(SubscriptionId).to_string();
             ss.push(SubscriptionRow {
-                id: sid.clone(),
-                org_id: org.clone(),
-                customer_id: cid,
-                status: "active".into(),
-                currency: "EUR".into(),
-                interval_unit: "month".into(),
-                interval_count: 1,
-                anchor_date: start,
-                period_index: 0,
                 current_period_start: p.start,
                 current_period_end: p.end,
                 current_period_start_date: p.start_date,
                 current_period_end_date: p.end_date,
-                trial_end: None,
-                cancel_at_period_end: false,
-                canceled_at: None,
-                ended_at: None,
-                created_at: now,
-                updated_at: now,
+                ..store::testing::subscription_row(&org, &cid, &sid, start, now)
             });
             is.push(ItemRow {
                 id: new_id!(SubscriptionItemId).to_string(),

@@ -39,20 +39,10 @@ async fn three_workers(backend: Backend) {
             &ctx,
             &app::customers::CustomerCreate {
                 name: format!("Auto {i}"),
-                email: None,
-                phone: None,
-                external_id: None,
-                time_zone: None,
-                locale: None,
                 currency: "EUR".into(),
                 tax_exempt: true,
-                address: None,
-                tax_ids: vec![],
-                contacts: vec![],
-                metadata: Default::default(),
                 collection_method: Some("charge_automatically".into()),
-                days_until_due: None,
-                test_clock: None,
+                ..Default::default()
             },
         )
         .await

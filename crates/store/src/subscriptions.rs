@@ -529,46 +529,11 @@ mod tests {
         };
         let now = chrono::Utc::now();
         let mut tx = db.begin().await.unwrap();
-        let crate::Tx::Pg(t) = &mut tx else {
-            unreachable!()
-        };
-        sqlx::query("INSERT INTO organisations (id, name, country, created_at) VALUES ('org_a', 'A', 'DE', $1)")
-            .bind(now)
-            .execute(&mut **t)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO customers (id, org_id, name, time_zone, locale, currency, created_at, updated_at) \
-             VALUES ('cus_a', 'org_a', 'C', 'UTC', 'en', 'EUR', $1, $1)",
-        )
-        .bind(now)
-        .execute(&mut **t)
-        .await
-        .unwrap();
-        let start = now.date_naive();
-        let end = start + chrono::Days::new(30);
+        let (org, cus) = testing::org_and_customer(&mut tx, now).await;
         // 1,000 rows: tens of full pages.
         let rows: Vec<SubscriptionRow> = (0..1000)
-            .map(|i| SubscriptionRow {
-                id: format!("sub_{i:05}"),
-                org_id: "org_a".into(),
-                customer_id: "cus_a".into(),
-                status: "active".into(),
-                currency: "EUR".into(),
-                interval_unit: "month".into(),
-                interval_count: 1,
-                anchor_date: start,
-                period_index: 0,
-                current_period_start: now,
-                current_period_end: now + chrono::Duration::days(30),
-                current_period_start_date: start,
-                current_period_end_date: end,
-                trial_end: None,
-                cancel_at_period_end: false,
-                canceled_at: None,
-                ended_at: None,
-                created_at: now,
-                updated_at: now,
+            .map(|i| {
+                testing::subscription_row(&org, &cus, &format!("sub_{i:05}"), now.date_naive(), now)
             })
             .collect();
         insert(&mut tx, &rows).await.unwrap();

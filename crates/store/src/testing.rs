@@ -186,6 +186,40 @@ pub fn customer_row(org: &str, id: &str, t: DateTime<Utc>) -> crate::customers::
     }
 }
 
+/// A subscription row `id` of `customer`, as fixtures start from: active, EUR, monthly
+/// from `anchor`, in its first period — the 30 days from `now` (dates `anchor` to 30 days
+/// on) — nothing scheduled. Override the period from a `billing::period::Period` where the
+/// time zone matters.
+pub fn subscription_row(
+    org: &str,
+    customer: &str,
+    id: &str,
+    anchor: chrono::NaiveDate,
+    now: DateTime<Utc>,
+) -> crate::subscriptions::SubscriptionRow {
+    crate::subscriptions::SubscriptionRow {
+        id: id.into(),
+        org_id: org.into(),
+        customer_id: customer.into(),
+        status: "active".into(),
+        currency: "EUR".into(),
+        interval_unit: "month".into(),
+        interval_count: 1,
+        anchor_date: anchor,
+        period_index: 0,
+        current_period_start: now,
+        current_period_end: now + chrono::Duration::days(30),
+        current_period_start_date: anchor,
+        current_period_end_date: anchor + chrono::Days::new(30),
+        trial_end: None,
+        cancel_at_period_end: false,
+        canceled_at: None,
+        ended_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 /// A finalized manual invoice `id` of `customer`, open for `total` (net `total` / 1.19
 /// and 19 % tax, rounded), nothing paid: a row to insert with `invoices::insert`.
 pub fn open_invoice(
