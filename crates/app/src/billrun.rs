@@ -15,7 +15,9 @@
 //!
 //! Speed: the next chunk is read and computed (on a read snapshot, another connection)
 //! while the current one is written, so the two cores work at once; step (2) is what makes
-//! computing ahead of the lock safe.
+//! computing ahead of the lock safe. On PostgreSQL two chunks are written at once: each
+//! writer writes its lines and ledger postings — new rows that lock nothing — before step
+//! (1), so one does that while the other holds the lock (see [`commit`]).
 use crate::invoicing::{self, TaxSetup};
 use crate::subscriptions::{renew, tz_of};
 use crate::{AppError, Result};
@@ -66,7 +68,18 @@ pub async fn run_with(
     finalize: bool,
     progress: impl FnMut(u64),
 ) -> Result<BillRunReport> {
-    run_inner(db, org, None, at, finalize, progress).await
+    run_inner(db, org, None, at, finalize, CHUNK, progress).await
+}
+
+/// As [`run`], in chunks of `chunk` subscriptions instead of [`CHUNK`]: tests take small
+/// chunks to have several chunks, and writers, in flight with little data.
+pub async fn run_in_chunks(
+    db: &Db,
+    org: Option<&str>,
+    at: DateTime<Utc>,
+    chunk: usize,
+) -> Result<BillRunReport> {
+    run_inner(db, org, None, at, true, chunk.max(1), |_| {}).await
 }
 
 /// The bill run of one test clock at its time `at`: only the subscriptions on that clock
@@ -77,7 +90,7 @@ pub async fn run_clock(
     clock: &str,
     at: DateTime<Utc>,
 ) -> Result<BillRunReport> {
-    run_inner(db, Some(org), Some(clock), at, true, |_| {}).await
+    run_inner(db, Some(org), Some(clock), at, true, CHUNK, |_| {}).await
 }
 
 async fn run_inner(
@@ -86,6 +99,7 @@ async fn run_inner(
     clock: Option<&str>,
     at: DateTime<Utc>,
     finalize: bool,
+    chunk: usize,
     mut progress: impl FnMut(u64),
 ) -> Result<BillRunReport> {
     let mut report = BillRunReport {
@@ -102,6 +116,13 @@ async fn run_inner(
             store::subscriptions::due_orgs(&mut tx, at).await?
         }
     };
+    // Chunk writers in flight at once: on PostgreSQL two, so one writes its lines and
+    // postings while the other holds the numbering lock (see [`commit`]); SQLite has one
+    // writer anyway.
+    let writers = match db.backend() {
+        store::Backend::Postgres => 2,
+        store::Backend::Sqlite => 1,
+    };
     for org in orgs {
         let clock = clock.map(str::to_string);
         let mut next = tokio::spawn(prepare(
@@ -111,11 +132,22 @@ async fn run_inner(
             String::new(),
             at,
             finalize,
+            chunk,
         ));
+        let mut writing = std::collections::VecDeque::new();
+        let mut failed = None;
         loop {
-            let prepared = next
-                .await
-                .map_err(|e| AppError::Internal(format!("bill run task: {e}")))??;
+            let prepared = match next.await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
+                    failed = Some(e);
+                    None
+                }
+                Err(e) => {
+                    failed = Some(AppError::Internal(format!("bill run task: {e}")));
+                    None
+                }
+            };
             let Some(prepared) = prepared else { break };
             // Read and compute the next chunk while this one is written.
             let last = prepared.0.range.last.clone();
@@ -126,16 +158,48 @@ async fn run_inner(
                 last,
                 at,
                 finalize,
+                chunk,
             ));
-            let (n, ended, rows, examined) = commit(db, &org, at, prepared, finalize).await?;
-            report.invoices_created += n;
-            report.subscriptions_ended += ended;
-            report.rows_written += rows;
-            report.subscriptions_examined += examined;
-            progress(report.invoices_created);
+            let (db, o) = (db.clone(), org.clone());
+            writing.push_back(tokio::spawn(async move {
+                commit(&db, &o, at, prepared, finalize).await
+            }));
+            if writing.len() >= writers {
+                if let Some(w) = writing.pop_front() {
+                    if let Err(e) = tally(&mut report, w.await, &mut progress) {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        // Every writer started is awaited, even after an error: none is left running.
+        for w in writing {
+            if let Err(e) = tally(&mut report, w.await, &mut progress) {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(report)
+}
+
+/// Adds a written chunk to `report`.
+fn tally(
+    report: &mut BillRunReport,
+    written: std::result::Result<Result<(u64, u64, u64, u64)>, tokio::task::JoinError>,
+    progress: &mut impl FnMut(u64),
+) -> Result<()> {
+    let (n, ended, rows, examined) =
+        written.map_err(|e| AppError::Internal(format!("bill run task: {e}")))??;
+    report.invoices_created += n;
+    report.subscriptions_ended += ended;
+    report.rows_written += rows;
+    report.subscriptions_examined += examined;
+    progress(report.invoices_created);
+    Ok(())
 }
 
 /// What a chunk's invoices were computed from; compared again under the lock.
@@ -186,10 +250,11 @@ async fn prepare(
     after: String,
     at: DateTime<Utc>,
     finalize: bool,
+    chunk: usize,
 ) -> Result<Option<(Prepared, Versions)>> {
     let mut tx = db.read().await?;
     let Some(last) =
-        store::subscriptions::due_chunk_end(&mut tx, &org, &after, at, CHUNK as i64).await?
+        store::subscriptions::due_chunk_end(&mut tx, &org, &after, at, chunk as i64).await?
     else {
         return Ok(None);
     };
@@ -358,6 +423,13 @@ async fn compute(
 
 /// Writes one computed chunk in one transaction, recomputing it under the lock if anything
 /// it was computed from has changed since.
+///
+/// Finalizing, the transaction first writes the chunk's lines and ledger postings: new rows
+/// that need no invoice number and lock no existing row, so another chunk's writer may hold
+/// the numbering lock meanwhile. Then, as the module doc says, it takes the lock, locks and
+/// compares the chunk, and writes the invoices (numbered), their events and the rest. If the
+/// chunk changed, the transaction is dropped — the rows written first with it — and the
+/// chunk is computed and written again in a new one that takes the lock first.
 async fn commit(
     db: &Db,
     org: &str,
@@ -366,12 +438,20 @@ async fn commit(
     finalize: bool,
 ) -> Result<(u64, u64, u64, u64)> {
     let started = std::time::Instant::now();
+    let (prepared, versions) = prepared;
     let mut tx = db.begin().await?;
+    let mut staged = if finalize {
+        let s = invoicing::stage(org, at, &prepared.invoices, true)?;
+        invoicing::write_unnumbered(&mut tx, &s).await?;
+        Some(s)
+    } else {
+        None
+    };
+    let unlocked = std::time::Instant::now();
     // (1) Serialize with every other finalization of this organisation.
     let series = crate::util::series("INV", chrono::Datelike::year(&at));
     store::invoices::take_numbers(&mut tx, org, &series, 0).await?;
     // (2) Lock the chunk and compare with what it was computed from.
-    let (prepared, versions) = prepared;
     let now = Versions::read(&mut tx, &prepared.range, true).await?;
     let p = if now == versions {
         prepared
@@ -381,11 +461,23 @@ async fn commit(
             tax = now.tax_rates == versions.tax_rates && now.seller_country == versions.seller_country,
             "bill run chunk changed since it was computed (false marks what); computing it again under the lock"
         );
+        if staged.take().is_some() {
+            drop(tx);
+            tx = db.begin().await?;
+            store::invoices::take_numbers(&mut tx, org, &series, 0).await?;
+            Versions::read(&mut tx, &prepared.range, true).await?;
+        }
         compute(&mut tx, prepared.range, true, finalize).await?
     };
     let checked = std::time::Instant::now();
     // (3) Write.
-    let written = invoicing::write(&mut tx, org, at, &p.invoices, finalize).await?;
+    let written = match staged {
+        Some(mut s) => {
+            invoicing::write_numbered(&mut tx, org, at, &p.invoices, &mut s).await?;
+            s.into_rows()
+        }
+        None => invoicing::write(&mut tx, org, at, &p.invoices, finalize).await?,
+    };
     let lines: u64 = p
         .invoices
         .iter()
@@ -411,7 +503,8 @@ async fn commit(
     tx.commit().await?;
     tracing::debug!(
         subscriptions = p.subs.len(),
-        check_ms = (checked - started).as_millis() as u64,
+        unlocked_ms = (unlocked - started).as_millis() as u64,
+        check_ms = (checked - unlocked).as_millis() as u64,
         write_ms = (wrote - checked).as_millis() as u64,
         commit_ms = wrote.elapsed().as_millis() as u64,
         "bill run chunk written"

@@ -401,8 +401,7 @@ pub async fn dispatch(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<usize> 
     }
     store::jobs::enqueue(&mut tx, &jobs).await?;
     queue_first_reminders(&mut tx, &events, &customers).await?;
-    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-    store::outbox::mark_dispatched(&mut tx, &ids, now).await?;
+    store::outbox::mark_dispatched(&mut tx, &events, now).await?;
     tx.commit().await?;
     Ok(events.len())
 }

@@ -303,16 +303,15 @@ fn rows_of(org: &str, inv: &NewInvoice, now: DateTime<Utc>) -> (InvoiceRow, Vec<
     (row, lines)
 }
 
-/// Marks an invoice row finalized with `number` at `now`, and appends its posting.
+/// Marks an invoice row finalized at `now` (its number is set when it is taken), and
+/// appends its posting.
 fn finalize_row(
     row: &mut InvoiceRow,
-    number: String,
     now: DateTime<Utc>,
     due_date: NaiveDate,
     txs: &mut Vec<TransactionRow>,
     entries: &mut Vec<EntryRow>,
 ) {
-    row.number = Some(number);
     row.due_date = Some(due_date);
     row.finalized_at = Some(now);
     row.status = if row.amount_due == 0 { "paid" } else { "open" }.into();
@@ -332,9 +331,169 @@ fn finalize_row(
     crate::ledger::post(&meta, &posting, txs, entries);
 }
 
+/// Computed invoices as rows, ready to write: [`write`] in one go, or — the bill run, which
+/// lets another chunk hold the numbering lock meanwhile — [`write_unnumbered`] first and
+/// [`write_numbered`] under the lock.
+pub struct Staged {
+    finalize: bool,
+    /// Without numbers yet (drafts stay so).
+    rows: Vec<InvoiceRow>,
+    lines: Vec<LineRow>,
+    txs: Vec<TransactionRow>,
+    entries: Vec<EntryRow>,
+    balance_delta: BTreeMap<String, i64>,
+    discount_updates: Vec<(String, bool)>,
+}
+
+/// The rows of `invs` at `now`, finalized (status, due date, postings) if asked; no IO.
+pub fn stage(org: &str, now: DateTime<Utc>, invs: &[NewInvoice], finalize: bool) -> Result<Staged> {
+    let mut s = Staged {
+        finalize,
+        rows: Vec::with_capacity(invs.len()),
+        lines: Vec::new(),
+        txs: Vec::new(),
+        entries: Vec::new(),
+        balance_delta: BTreeMap::new(),
+        discount_updates: Vec::new(),
+    };
+    // One due date per zone and terms: the bill run finalizes thousands at the same instant.
+    let mut due_dates: BTreeMap<(&str, i64), NaiveDate> = BTreeMap::new();
+    for inv in invs {
+        let (mut row, mut l) = rows_of(org, inv, now);
+        if finalize {
+            let due = match due_dates.get(&(inv.time_zone.as_str(), inv.days_until_due)) {
+                Some(d) => *d,
+                None => {
+                    let d = due_date(now, &inv.time_zone, inv.days_until_due)?;
+                    due_dates.insert((inv.time_zone.as_str(), inv.days_until_due), d);
+                    d
+                }
+            };
+            finalize_row(&mut row, now, due, &mut s.txs, &mut s.entries);
+            *s.balance_delta.entry(inv.customer_id.clone()).or_default() +=
+                inv.computed.credit_to_balance - inv.computed.credit_applied;
+        }
+        for (d, ended) in &inv.discounts_used {
+            s.discount_updates.push((d.clone(), *ended));
+        }
+        s.rows.push(row);
+        s.lines.append(&mut l);
+    }
+    Ok(s)
+}
+
+/// Writes the staged rows that need no invoice number and lock no existing row: the lines
+/// and the ledger postings. Nothing else can conflict with them (their keys are new ids),
+/// so they may be written before the numbering lock is taken.
+pub async fn write_unnumbered(tx: &mut Tx, staged: &Staged) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    store::invoices::insert_lines(tx, &staged.lines).await?;
+    let t1 = std::time::Instant::now();
+    store::ledger::insert(tx, &staged.txs, &staged.entries).await?;
+    tracing::debug!(
+        lines_ms = (t1 - t0).as_millis() as u64,
+        ledger_ms = t1.elapsed().as_millis() as u64,
+        "invoice lines and postings written"
+    );
+    Ok(())
+}
+
+/// Writes the rest of `staged` (computed from `invs`): numbers taken from the series of
+/// the year of `now` under its lock (when finalizing), the invoices, their charge jobs and
+/// events, credit-balance changes and discount counts. Returns the invoice rows.
+pub async fn write_numbered(
+    tx: &mut Tx,
+    org: &str,
+    now: DateTime<Utc>,
+    invs: &[NewInvoice],
+    staged: &mut Staged,
+) -> Result<()> {
+    if staged.rows.is_empty() {
+        return Ok(());
+    }
+    let rows = &mut staged.rows;
+    if staged.finalize {
+        let first = take_invoice_numbers(tx, org, now, rows.len() as i64).await?;
+        let ser = series("INV", now.year());
+        for (i, row) in rows.iter_mut().enumerate() {
+            row.number = Some(number(&ser, first + i as i64));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    store::invoices::insert(tx, rows)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::Conflict(m) => AppError::state(
+                "already_invoiced",
+                format!("an invoice for this subscription period already exists ({m})"),
+            ),
+            other => other.into(),
+        })?;
+    let t1 = std::time::Instant::now();
+    if staged.finalize {
+        let charges: Vec<crate::jobs::Task> = invs
+            .iter()
+            .zip(rows.iter())
+            .filter(|(inv, row)| inv.charge_automatically && row.amount_due > 0)
+            .map(|(inv, _)| crate::jobs::Task::ChargeInvoice {
+                invoice: inv.id.clone(),
+            })
+            .collect();
+        // After the invoices: a job of an invoice on a test clock goes on that clock.
+        crate::jobs::enqueue(tx, org, &charges, now).await?;
+        finalized_events(tx, org, invs, rows, now).await?;
+    }
+    let t2 = std::time::Instant::now();
+    for (cus, delta) in &staged.balance_delta {
+        store::customers::add_credit_balance(tx, org, cus, *delta).await?;
+    }
+    // Discounts used once in this batch and still running are counted in one statement;
+    // the rest (ending now, or used for several missed periods) one by one.
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    let discount_updates = &staged.discount_updates;
+    for (d, _) in discount_updates {
+        *uses.entry(d).or_default() += 1;
+    }
+    let simple: Vec<String> = discount_updates
+        .iter()
+        .filter(|(d, ended)| !ended && uses[d.as_str()] == 1)
+        .map(|(d, _)| d.clone())
+        .collect();
+    store::subscriptions::discounts_applied(tx, org, &simple).await?;
+    for (d, ended) in discount_updates
+        .iter()
+        .filter(|(d, ended)| *ended || uses[d.as_str()] > 1)
+    {
+        store::subscriptions::discount_applied(tx, org, d, ended.then_some(now)).await?;
+    }
+    let prices: Vec<String> = staged
+        .lines
+        .iter()
+        .filter_map(|l| l.price_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    store::catalog::mark_prices_used(tx, org, &prices).await?;
+    tracing::debug!(
+        invoices = staged.rows.len(),
+        invoices_ms = (t1 - t0).as_millis() as u64,
+        jobs_events_ms = (t2 - t1).as_millis() as u64,
+        rest_ms = t2.elapsed().as_millis() as u64,
+        "invoices written"
+    );
+    Ok(())
+}
+
+impl Staged {
+    /// The invoice rows (numbered once [`write_numbered`] has run).
+    pub fn into_rows(self) -> Vec<InvoiceRow> {
+        self.rows
+    }
+}
+
 /// Writes computed invoices, finalizing them if asked: numbers are taken from the series of
 /// the year of `now` under its lock, postings and credit-balance changes are written in the
-/// same transaction. Returns the rows written (for counting) .
+/// same transaction. Returns the rows written (for counting).
 pub async fn write(
     tx: &mut Tx,
     org: &str,
@@ -345,110 +504,11 @@ pub async fn write(
     if invs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows = Vec::with_capacity(invs.len());
-    let mut lines = Vec::new();
-    let (mut txs, mut entries) = (Vec::new(), Vec::new());
-    let first = if finalize {
-        Some(take_invoice_numbers(tx, org, now, invs.len() as i64).await?)
-    } else {
-        None
-    };
-    let ser = series("INV", now.year());
-    let mut balance_delta: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut discount_updates: Vec<(&str, bool)> = Vec::new();
-    // One due date per zone and terms: the bill run finalizes thousands at the same instant.
-    let mut due_dates: BTreeMap<(&str, i64), NaiveDate> = BTreeMap::new();
-    for (i, inv) in invs.iter().enumerate() {
-        let (mut row, mut l) = rows_of(org, inv, now);
-        if let Some(first) = first {
-            finalize_row(
-                &mut row,
-                number(&ser, first + i as i64),
-                now,
-                match due_dates.get(&(inv.time_zone.as_str(), inv.days_until_due)) {
-                    Some(d) => *d,
-                    None => {
-                        let d = due_date(now, &inv.time_zone, inv.days_until_due)?;
-                        due_dates.insert((inv.time_zone.as_str(), inv.days_until_due), d);
-                        d
-                    }
-                },
-                &mut txs,
-                &mut entries,
-            );
-            *balance_delta.entry(&inv.customer_id).or_default() +=
-                inv.computed.credit_to_balance - inv.computed.credit_applied;
-        }
-        for (d, ended) in &inv.discounts_used {
-            discount_updates.push((d, *ended));
-        }
-        rows.push(row);
-        lines.append(&mut l);
-    }
-    let t0 = std::time::Instant::now();
-    store::invoices::insert(tx, &rows)
-        .await
-        .map_err(|e| match e {
-            store::StoreError::Conflict(m) => AppError::state(
-                "already_invoiced",
-                format!("an invoice for this subscription period already exists ({m})"),
-            ),
-            other => other.into(),
-        })?;
-    let t1 = std::time::Instant::now();
-    store::invoices::insert_lines(tx, &lines).await?;
-    if finalize {
-        let charges: Vec<crate::jobs::Task> = invs
-            .iter()
-            .zip(&rows)
-            .filter(|(inv, row)| inv.charge_automatically && row.amount_due > 0)
-            .map(|(inv, _)| crate::jobs::Task::ChargeInvoice {
-                invoice: inv.id.clone(),
-            })
-            .collect();
-        crate::jobs::enqueue(tx, org, &charges, now).await?;
-        finalized_events(tx, org, invs, &rows, now).await?;
-    }
-    let t2 = std::time::Instant::now();
-    store::ledger::insert(tx, &txs, &entries).await?;
-    let t3 = std::time::Instant::now();
-    for (cus, delta) in balance_delta {
-        store::customers::add_credit_balance(tx, org, cus, delta).await?;
-    }
-    // Discounts used once in this batch and still running are counted in one statement;
-    // the rest (ending now, or used for several missed periods) one by one.
-    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
-    for (d, _) in &discount_updates {
-        *uses.entry(d).or_default() += 1;
-    }
-    let simple: Vec<String> = discount_updates
-        .iter()
-        .filter(|(d, ended)| !ended && uses[d] == 1)
-        .map(|(d, _)| d.to_string())
-        .collect();
-    store::subscriptions::discounts_applied(tx, org, &simple).await?;
-    for (d, ended) in discount_updates
-        .iter()
-        .filter(|(d, ended)| *ended || uses[d] > 1)
-    {
-        store::subscriptions::discount_applied(tx, org, d, ended.then_some(now)).await?;
-    }
-    let prices: Vec<String> = lines
-        .iter()
-        .filter_map(|l| l.price_id.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    store::catalog::mark_prices_used(tx, org, &prices).await?;
-    tracing::debug!(
-        invoices = rows.len(),
-        invoices_ms = (t1 - t0).as_millis() as u64,
-        lines_ms = (t2 - t1).as_millis() as u64,
-        ledger_ms = (t3 - t2).as_millis() as u64,
-        rest_ms = t3.elapsed().as_millis() as u64,
-        "invoices written"
-    );
-    Ok(rows)
+    let mut staged = stage(org, now, invs, finalize)?;
+    // The numbering lock first (if the caller has not taken it yet): the one lock order.
+    write_numbered(tx, org, now, invs, &mut staged).await?;
+    write_unnumbered(tx, &staged).await?;
+    Ok(staged.into_rows())
 }
 
 /// The events of invoices just finalized (`invoice.finalized`, and `invoice.paid` for those
@@ -1133,9 +1193,9 @@ pub async fn finalize(db: &Db, ctx: &Ctx, id: &str) -> Result<Invoice> {
     inv.amount_remaining = inv.amount_due;
     let first = take_invoice_numbers(&mut tx, &ctx.org_id, ctx.now, 1).await?;
     let (mut txs, mut entries) = (Vec::new(), Vec::new());
+    inv.number = Some(number(&series("INV", ctx.now.year()), first));
     finalize_row(
         &mut inv,
-        number(&series("INV", ctx.now.year()), first),
         ctx.now,
         due_date(ctx.now, &customer.time_zone, customer.days_until_due)?,
         &mut txs,

@@ -13,6 +13,7 @@ use store::subscriptions::{ItemRow, SubscriptionRow};
 
 on_both_backends!(
     overlapping_runs_bill_each_period_once,
+    overlapping_runs_in_small_chunks_bill_each_period_once,
     missed_periods_are_each_billed_once,
 );
 
@@ -103,36 +104,45 @@ async fn period_counts(db: &Db, org: &str) -> (i64, i64, i64) {
     (rows, distinct, max)
 }
 
-async fn overlapping_runs_bill_each_period_once(db: Db) {
-    const N: usize = 5000;
-    let (ctx, price) = setup(&db, t("2025-12-15T00:00:00Z")).await;
+/// Two runs at the same instant over `n` new subscriptions, in chunks of `chunk`: together
+/// they bill each subscription's period once, numbered without gaps. Returns the
+/// organisation.
+async fn two_overlapping_runs(db: &Db, n: usize, chunk: usize) -> Ctx {
+    let (ctx, price) = setup(db, t("2025-12-15T00:00:00Z")).await;
     bulk_subscriptions(
-        &db,
+        db,
         &ctx,
         &price.id,
-        N,
+        n,
         NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
     )
     .await;
     let at = t("2026-02-01T12:00:00Z");
     let (d1, d2) = (db.clone(), db.clone());
-    let one = tokio::spawn(async move { app::billrun::run(&d1, None, at, |_| {}).await });
-    let two = tokio::spawn(async move { app::billrun::run(&d2, None, at, |_| {}).await });
+    let one = tokio::spawn(async move { app::billrun::run_in_chunks(&d1, None, at, chunk).await });
+    let two = tokio::spawn(async move { app::billrun::run_in_chunks(&d2, None, at, chunk).await });
     let (one, two) = (one.await.unwrap().unwrap(), two.await.unwrap().unwrap());
     assert_eq!(
         one.invoices_created + two.invoices_created,
-        N as u64,
+        n as u64,
         "the two runs together bill each subscription once ({} + {})",
         one.invoices_created,
         two.invoices_created
     );
     assert_eq!(
-        period_counts(&db, &ctx.org_id).await,
-        (N as i64, N as i64, 1)
+        period_counts(db, &ctx.org_id).await,
+        (n as i64, n as i64, 1)
     );
-    let numbers = invoice_numbers(&db, &ctx.org_id).await;
-    assert_eq!(numbers.len(), N);
-    assert_gapless(&numbers, "INV-2026", N);
+    let numbers = invoice_numbers(db, &ctx.org_id).await;
+    assert_eq!(numbers.len(), n);
+    assert_gapless(&numbers, "INV-2026", n);
+    ctx
+}
+
+async fn overlapping_runs_bill_each_period_once(db: Db) {
+    const N: usize = 5000;
+    let ctx = two_overlapping_runs(&db, N, app::billrun::CHUNK).await;
+    let at = t("2026-02-01T12:00:00Z");
     // Each invoice: 4500 + 19% VAT.
     let total = scalar(
         &db,
@@ -155,6 +165,38 @@ async fn overlapping_runs_bill_each_period_once(db: Db) {
     let three = app::billrun::run(&db, None, at, |_| {}).await.unwrap();
     assert_eq!(three.invoices_created, 0);
     assert_eq!(invoice_count(&db, &ctx.org_id).await, N as i64);
+    assert_clean(&db).await;
+}
+
+/// Two runs over the same chunks, ten chunks each: on PostgreSQL each run has two chunk
+/// writers in flight, which write a chunk's lines and postings before they take the numbering
+/// lock. A writer that finds its chunk billed by the other run once it has the lock drops its
+/// transaction — the lines and postings written first with it — and writes nothing, so each
+/// period has one invoice, one set of lines and one posting.
+async fn overlapping_runs_in_small_chunks_bill_each_period_once(db: Db) {
+    const N: usize = 1000;
+    let ctx = two_overlapping_runs(&db, N, 100).await;
+    for (what, sql) in [
+        ("lines", "SELECT COUNT(*) FROM invoice_lines WHERE org_id = $1"),
+        (
+            "postings",
+            "SELECT COUNT(*) FROM ledger_transactions WHERE org_id = $1 AND kind = 'invoice_finalized'",
+        ),
+        (
+            "events",
+            "SELECT COUNT(*) FROM events WHERE org_id = $1 AND type = 'invoice.finalized'",
+        ),
+    ] {
+        assert_eq!(scalar(&db, sql, &ctx.org_id).await, N as i64, "{what}");
+    }
+    // Each invoice: 4500 + 19% VAT, posted once.
+    let receivable = scalar(
+        &db,
+        "SELECT CAST(SUM(debit) AS BIGINT) FROM ledger_entries WHERE org_id = $1 AND account = 'receivable'",
+        &ctx.org_id,
+    )
+    .await;
+    assert_eq!(receivable, 5355 * N as i64);
     assert_clean(&db).await;
 }
 

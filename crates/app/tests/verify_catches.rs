@@ -94,9 +94,14 @@ const UNKEYED: &[Tamper] = &[
     },
 ];
 
-/// Tampers with references that PostgreSQL leaves to `verify` (migration 0015) and
+/// Tampers with references that PostgreSQL leaves to `verify` (migrations 0015, 0018) and
 /// SQLite still guards with a foreign key.
 const KEYED_ON_SQLITE: &[Tamper] = &[
+    Tamper {
+        sql: "UPDATE notifications SET event_id = 'ev_gone' WHERE id = (SELECT MIN(id) FROM notifications)",
+        invariant: "references_exist",
+        names: "event ev_gone",
+    },
     Tamper {
         sql: "UPDATE payments SET customer_id = 'cus_gone' WHERE id = (SELECT MIN(id) FROM payments)",
         invariant: "references_exist",

@@ -84,25 +84,31 @@ pub async fn claim_undispatched(tx: &mut Tx, limit: i64) -> Result<Vec<EventRow>
     }
 }
 
-/// Marks `ids` dispatched: one prepared statement stepped per id on SQLite, one array
-/// statement on PostgreSQL.
-pub async fn mark_dispatched(tx: &mut Tx, ids: &[String], now: DateTime<Utc>) -> Result<()> {
-    if ids.is_empty() {
+/// Marks `events` dispatched: one prepared statement stepped per event on SQLite, one array
+/// statement per organisation on PostgreSQL (whose events are keyed by organisation first).
+pub async fn mark_dispatched(tx: &mut Tx, events: &[EventRow], now: DateTime<Utc>) -> Result<()> {
+    if events.is_empty() {
         return Ok(());
     }
     match tx {
         Tx::Pg(t) => {
-            sqlx::query(
-                "UPDATE events SET dispatched_at = $2 WHERE id = ANY($1) AND dispatched_at IS NULL",
-            )
-            .bind(ids)
-            .bind(now)
-            .execute(&mut **t)
-            .await?;
+            let by_org =
+                crate::ids_by_org(events.iter().map(|e| (e.org_id.as_str(), e.id.as_str())));
+            for (org, ids) in by_org {
+                sqlx::query(
+                    "UPDATE events SET dispatched_at = $3 WHERE org_id = $1 AND id = ANY($2) AND dispatched_at IS NULL",
+                )
+                .bind(org)
+                .bind(ids)
+                .bind(now)
+                .execute(&mut **t)
+                .await?;
+            }
         }
         Tx::Sqlite(_) => {
+            let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
             let sql = "UPDATE events SET dispatched_at = ? WHERE id = ? AND dispatched_at IS NULL";
-            crate::bulk::sqlite_each(tx, sql, ids, |id, o| {
+            crate::bulk::sqlite_each(tx, sql, &ids, |id, o| {
                 crate::fields!(o; now, *id);
             })
             .await?;

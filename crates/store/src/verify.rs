@@ -181,6 +181,8 @@ pub async fn check_all(tx: &mut Tx) -> Result<Vec<Violation>> {
          UNION ALL SELECT 'allocation of payment ' || a.payment_id, 'payment ' || a.payment_id FROM payment_allocations a LEFT JOIN payments p ON p.id = a.payment_id AND p.org_id = a.org_id WHERE p.id IS NULL \
          UNION ALL SELECT 'allocation of payment ' || a.payment_id, 'invoice ' || a.invoice_id FROM payment_allocations a LEFT JOIN invoices i ON i.id = a.invoice_id AND i.org_id = a.org_id WHERE i.id IS NULL \
          UNION ALL SELECT 'event ' || e.id, 'organisation ' || e.org_id FROM events e LEFT JOIN organisations o ON o.id = e.org_id WHERE o.id IS NULL \
+         UNION ALL SELECT 'notification ' || n.id, 'event ' || n.event_id FROM notifications n LEFT JOIN events e ON e.org_id = n.org_id AND e.id = n.event_id WHERE e.id IS NULL \
+         UNION ALL SELECT 'webhook delivery ' || d.id, 'event ' || d.event_id FROM webhook_deliveries d LEFT JOIN events e ON e.org_id = d.org_id AND e.id = d.event_id WHERE e.id IS NULL \
          LIMIT 1000")
         .fetch_all(c).await?);
     for (child, parent) in rows {
