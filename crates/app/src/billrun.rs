@@ -168,6 +168,8 @@ async fn run_inner(
                 if let Some(w) = writing.pop_front() {
                     if let Err(e) = tally(&mut report, w.await, &mut progress) {
                         failed = Some(e);
+                        // The chunk read ahead will not be written.
+                        next.abort();
                         break;
                     }
                 }
@@ -176,7 +178,10 @@ async fn run_inner(
         // Every writer started is awaited, even after an error: none is left running.
         for w in writing {
             if let Err(e) = tally(&mut report, w.await, &mut progress) {
-                failed.get_or_insert(e);
+                match &failed {
+                    None => failed = Some(e),
+                    Some(_) => tracing::warn!("bill run of {org}: another chunk failed too: {e}"),
+                }
             }
         }
         if let Some(e) = failed {
